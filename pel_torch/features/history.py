@@ -20,11 +20,12 @@ class EntityHistory:
     """
 
     def fit(self, entity_ids: np.ndarray, days: np.ndarray, targets: np.ndarray) -> "EntityHistory":
+        """``entity_ids`` (m,), latest release ``days`` (m,), ``targets`` (m, n_targets) with NaN where unknown."""
         known = days != UNKNOWN_DAY
         keys = entity_ids[known].astype(np.int64) * SPAN + days[known]
         order = np.argsort(keys, kind="stable")
         self.keys_ = keys[order]
-        values = targets[known][order].reshape(len(order), -1)
+        values = targets[known][order]  # (n, n_targets)
         present = ~np.isnan(values)
         zero = np.zeros((1, values.shape[1]))
         self.counts_ = np.concatenate([zero, np.cumsum(present, axis=0)])

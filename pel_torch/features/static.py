@@ -65,7 +65,7 @@ class StaticEncoder:
         return {
             "year": pd.to_numeric(frame[schema.YEAR], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan),
             "month": dates.dt.month.to_numpy(dtype=np.float64, na_value=np.nan),
-            "weekday": dates.dt.weekday.to_numpy(dtype=np.float64, na_value=np.nan),
+            "weekday": dates.dt.day_of_week.to_numpy(dtype=np.float64, na_value=np.nan),
             "runtime": frame["runtime"].to_numpy(dtype=np.float64),
             "log_budget": np.log1p(budget),
         }

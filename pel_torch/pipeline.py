@@ -1,0 +1,56 @@
+"""Objects built from config, in one place: entry points and tests call these functions."""
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from pel_torch.data import load_films
+from pel_torch.data.splits import Split, make_split
+from pel_torch.features import FilmFeaturizer
+from pel_torch.threads import limit_threads
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    """A loaded table, its split and a featurizer fitted on the split's history."""
+
+    films: pd.DataFrame
+    split: Split
+    featurizer: FilmFeaturizer
+    features: np.ndarray  # (n_films, n_features) float32
+
+
+def load_data(cfg: DictConfig) -> pd.DataFrame:
+    options = OmegaConf.to_container(cfg.data.options, resolve=True) or {}
+    films, report = load_films(cfg.data.source, *cfg.data.paths, **options)
+    for line in report.lines():
+        log.info(line)
+    return films
+
+
+def build_split(cfg: DictConfig, films: pd.DataFrame) -> Split:
+    s = cfg.split
+    return make_split(films, s.kind, seed=cfg.seed, val_fraction=s.val_fraction, test_fraction=s.test_fraction,
+                      val_from=s.val_from, test_from=s.test_from)
+
+
+def build_featurizer(cfg: DictConfig) -> FilmFeaturizer:
+    f = cfg.features
+    return FilmFeaturizer(targets=tuple(f.targets), lead_cast=f.lead_cast if cfg.data.cast_in_billing_order else None,
+                          smoothing=f.smoothing, top_languages=f.top_languages, top_countries=f.top_countries,
+                          min_genre_films=f.min_genre_films, temporal_differences=f.temporal_differences)
+
+
+def prepare(cfg: DictConfig) -> Prepared:
+    """Load, split, and featurize every film with a featurizer fitted on the split's history only."""
+    limit_threads(cfg.threads)
+    films = load_data(cfg)
+    split = build_split(cfg, films)
+    log.info(split.describe())
+    featurizer = build_featurizer(cfg).fit(films.iloc[split.history])
+    return Prepared(films, split, featurizer, featurizer.transform(films))

@@ -65,12 +65,19 @@ class FilmFeaturizer:
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """``(n_films, n_features)`` float32, standardised with the history's mean and std; never NaN."""
+        return self.standardize(self.transform_raw(frame))
+
+    def transform_raw(self, frame: pd.DataFrame) -> np.ndarray:
+        """``(n_films, n_features)`` float64 before standardisation: the compiled stack's input."""
         _check_frame(frame, "films")
         raw = self._with_differences(frame, self._base(frame))
-        out = ((raw - self.mean_) / self.std_).astype(np.float32)
-        if not np.isfinite(out).all():
+        if not np.isfinite(raw).all():
             raise AssertionError("featurizer produced non-finite values; this is a bug, please report it")
-        return out
+        return raw
+
+    def standardize(self, raw: np.ndarray) -> np.ndarray:
+        """``(raw - mean) / std`` in float64, then float32; ``stack.Standardize`` computes the same bits."""
+        return ((raw - self.mean_) / self.std_).astype(np.float32)
 
     def fit_transform(self, history: pd.DataFrame) -> np.ndarray:
         return self.fit(history).transform(history)

@@ -1,0 +1,42 @@
+"""Fitted learners and stacks -> torch modules. One converter per learner family, in a registry."""
+
+import copy
+
+from torch import nn
+
+from pel_torch.compile.parse_catboost import parse_catboost
+from pel_torch.compile.parse_lightgbm import parse_lightgbm
+from pel_torch.compile.parse_sklearn import parse_forest
+from pel_torch.compile.parse_xgboost import parse_xgboost
+from pel_torch.compile.tree_modules import ObliviousEnsemble, TreeEnsemble
+from pel_torch.learners.base import Learner
+from pel_torch.learners.stacking import StackedEnsemble
+from pel_torch.stack.modules import BaggedModule, EnsembleSelection, Stack, StackLayer, Standardize
+
+CONVERTERS = {
+    "random_forest": lambda learner: TreeEnsemble.from_arrays(parse_forest(learner.model_)),
+    "extra_trees": lambda learner: TreeEnsemble.from_arrays(parse_forest(learner.model_)),
+    "lightgbm": lambda learner: TreeEnsemble.from_arrays(parse_lightgbm(learner.model_.booster_)),
+    "xgboost": lambda learner: TreeEnsemble.from_arrays(parse_xgboost(learner.model_.get_booster())),
+    "catboost": lambda learner: ObliviousEnsemble.from_arrays(parse_catboost(learner.model_)),
+    # The network is already a torch module; a copy keeps later fine-tuning off the fitted learner.
+    "neural_net": lambda learner: copy.deepcopy(learner.model_).eval(),
+}
+
+
+def to_torch(learner: Learner) -> nn.Module:
+    """A fitted learner as an ``nn.Module`` ``(batch, n_inputs) -> (batch,)`` that reproduces ``learner.predict``."""
+    if learner.name not in CONVERTERS:
+        raise ValueError(f"no torch converter for learner {learner.name!r}")
+    return CONVERTERS[learner.name](learner)
+
+
+def compile_stack(ensemble: StackedEnsemble, mean, std) -> Stack:
+    """The fitted ``ensemble`` with the featurizer's ``mean``/``std`` as one float64 ``Stack`` module."""
+    layers = [
+        StackLayer([BaggedModule([to_torch(model) for model in bagged.models_]) for bagged in layer], [b.name for b in layer])
+        for layer in ensemble.layers_
+    ]
+    head = EnsembleSelection(len(ensemble.weights_))
+    head.weights.data.copy_(head.weights.data.new_tensor(ensemble.weights_))
+    return Stack(Standardize.from_arrays(mean, std), layers, head, ensemble.passthrough).double().eval()

@@ -1,0 +1,105 @@
+"""Tree ensembles as torch modules: exact replicas of the libraries' predictions, with trainable leaves.
+
+Splits compare float32 inputs with float32 thresholds, as the libraries do, whatever the
+module's dtype. Leaf values (``nn.Parameter``) follow the module's dtype, so ``module.double()``
+reproduces float64 leaf values exactly; they are always summed in float64, as the libraries
+sum them, because a stacked layer splits on these sums and float32 rounding would flip splits. Thresholds are stored as the int32
+bit patterns of their float32 values, so ``module.to(dtype)`` can never round them.
+Inputs must be finite: the featurizer guarantees it, so no NaN routing is implemented.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+from pel_torch.compile.tree_arrays import ObliviousArrays, TreeArrays
+
+
+def _bits(values: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32).view(np.int32).copy())
+
+
+class TreeEnsemble(nn.Module):
+    """Any forest of binary trees, traversed level by level: ``(batch, n_features) -> (batch,)``."""
+
+    def __init__(self, n_nodes: int, n_trees: int, depth: int, scale: float = 1.0, bias: float = 0.0,
+                 float32_sequential_sum: bool = False):
+        super().__init__()
+        self.depth, self.scale = depth, scale
+        self.float32_sequential_sum = float32_sequential_sum
+        self.register_buffer("feature", torch.zeros(n_nodes, dtype=torch.int64))
+        self.register_buffer("threshold_bits", torch.zeros(n_nodes, dtype=torch.int32))
+        self.register_buffer("left", torch.zeros(n_nodes, dtype=torch.int64))
+        self.register_buffer("right", torch.zeros(n_nodes, dtype=torch.int64))
+        self.register_buffer("roots", torch.zeros(n_trees, dtype=torch.int64))
+        self.value = nn.Parameter(torch.zeros(n_nodes, dtype=torch.float64))
+        self.bias = nn.Parameter(torch.tensor(bias, dtype=torch.float64))
+
+    @classmethod
+    def from_arrays(cls, arrays: TreeArrays) -> "TreeEnsemble":
+        module = cls(len(arrays.feature), arrays.n_trees, arrays.depth, arrays.scale, arrays.bias,
+                     arrays.float32_sequential_sum)
+        with torch.no_grad():
+            module.feature.copy_(torch.from_numpy(arrays.feature))
+            module.threshold_bits.copy_(_bits(arrays.threshold))
+            module.left.copy_(torch.from_numpy(arrays.left))
+            module.right.copy_(torch.from_numpy(arrays.right))
+            module.roots.copy_(torch.from_numpy(arrays.roots))
+            module.value.copy_(torch.from_numpy(arrays.value))
+        return module
+
+    def spec(self) -> dict:
+        return {"n_nodes": len(self.feature), "n_trees": len(self.roots), "depth": self.depth,
+                "scale": self.scale, "bias": float(self.bias), "float32_sequential_sum": self.float32_sequential_sum}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.to(torch.float32)
+        threshold = self.threshold_bits.view(torch.float32)
+        node = self.roots.expand(x.shape[0], -1)                       # (batch, n_trees)
+        for _ in range(self.depth):
+            go_left = x32.gather(1, self.feature[node]) <= threshold[node]
+            node = torch.where(go_left, self.left[node], self.right[node])
+        leaves = self.value[node]                                       # (batch, n_trees)
+        if self.float32_sequential_sum:
+            # XGBoost adds tree after tree to base_score in float32; any other order rounds differently.
+            total = self.bias.to(torch.float32).expand(x.shape[0])
+            for column in leaves.to(torch.float32).unbind(dim=1):
+                total = total + column
+            return total
+        return self.bias + self.scale * leaves.sum(dim=1, dtype=torch.float64)
+
+
+class ObliviousEnsemble(nn.Module):
+    """CatBoost's symmetric trees: one comparison per level, the leaf index is the bit pattern."""
+
+    def __init__(self, n_trees: int, depth: int, scale: float = 1.0, bias: float = 0.0):
+        super().__init__()
+        self.scale = scale
+        self.register_buffer("features", torch.zeros(n_trees, depth, dtype=torch.int64))
+        self.register_buffer("border_bits", torch.zeros(n_trees, depth, dtype=torch.int32))
+        self.register_buffer("powers", 2 ** torch.arange(depth, dtype=torch.int64))
+        self.register_buffer("offsets", torch.arange(n_trees, dtype=torch.int64) * 2 ** depth)
+        self.leaf_values = nn.Parameter(torch.zeros(n_trees, 2 ** depth, dtype=torch.float64))
+        self.bias = nn.Parameter(torch.tensor(bias, dtype=torch.float64))
+
+    @classmethod
+    def from_arrays(cls, arrays: ObliviousArrays) -> "ObliviousEnsemble":
+        n_trees, depth = arrays.features.shape
+        module = cls(n_trees, depth, arrays.scale, arrays.bias)
+        with torch.no_grad():
+            module.features.copy_(torch.from_numpy(arrays.features))
+            module.border_bits.copy_(_bits(arrays.borders))
+            module.leaf_values.copy_(torch.from_numpy(arrays.leaf_values))
+        return module
+
+    def spec(self) -> dict:
+        n_trees, depth = self.features.shape
+        return {"n_trees": n_trees, "depth": depth, "scale": self.scale, "bias": float(self.bias)}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.to(torch.float32)
+        values = x32[:, self.features]                                   # (batch, n_trees, depth)
+        bits = values > self.border_bits.view(torch.float32)
+        index = (bits * self.powers).sum(dim=2) + self.offsets           # (batch, n_trees)
+        leaves = self.leaf_values.reshape(-1)[index]
+        return self.bias + self.scale * leaves.sum(dim=1, dtype=torch.float64)

@@ -1,0 +1,90 @@
+"""A tabular MLP in the spirit of AutoGluon's: batch-norm, ReLU, dropout, early stopping on a holdout.
+
+The fitted network *is* its own torch module (``TabularMLP``), target scaling included, so
+compiling it is the identity.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+from pel_torch.learners.base import Learner
+
+
+class TabularMLP(nn.Module):
+    """``(batch, n_inputs) -> (batch,)``, predicting on the original target scale."""
+
+    def __init__(self, n_inputs: int, hidden: tuple[int, ...] = (256, 128), dropout: float = 0.1):
+        super().__init__()
+        self.n_inputs, self.hidden, self.dropout = n_inputs, tuple(hidden), dropout
+        blocks, width = [], n_inputs
+        for size in hidden:
+            blocks += [nn.Linear(width, size), nn.BatchNorm1d(size), nn.ReLU(), nn.Dropout(dropout)]
+            width = size
+        self.body = nn.Sequential(*blocks, nn.Linear(width, 1))
+        self.register_buffer("y_mean", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("y_std", torch.ones((), dtype=torch.float64))
+
+    def spec(self) -> dict:
+        return {"n_inputs": self.n_inputs, "hidden": list(self.hidden), "dropout": self.dropout}
+
+    def _apply(self, fn, recurse=True):
+        # A network computes in the precision it was trained in: ``stack.double()`` must not turn it
+        # into a slightly different float64 network (a stacked tree splitting on its output would see
+        # other values). Device moves still apply; float32 -> float64 -> float32 is lossless.
+        def keep_dtype(tensor):
+            moved = fn(tensor)
+            return moved.to(tensor.dtype) if tensor.is_floating_point() else moved
+
+        return super()._apply(keep_dtype, recurse)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = self.body[0].weight.dtype
+        return self.body(x.to(dtype)).squeeze(1) * self.y_std.to(dtype) + self.y_mean.to(dtype)
+
+
+class NeuralNetLearner(Learner):
+    name = "neural_net"
+    strict_params = True
+    DEFAULTS = {"hidden": (256, 128), "dropout": 0.1, "learning_rate": 1e-3, "weight_decay": 1e-4,
+                "batch_size": 256, "max_epochs": 200, "patience": 15, "holdout": 0.1}
+
+    def _fit(self, X, y):
+        s = self.settings
+        generator = torch.Generator().manual_seed(self.seed)
+        torch.manual_seed(self.seed)  # weight init and dropout draw from the global generator
+        network = TabularMLP(X.shape[1], tuple(s["hidden"]), s["dropout"])
+        network.y_mean.fill_(float(np.mean(y)))
+        network.y_std.fill_(float(np.std(y)) or 1.0)
+        order = torch.randperm(len(X), generator=generator).numpy()
+        n_holdout = max(1, int(round(s["holdout"] * len(X))))
+        train, holdout = order[n_holdout:], order[:n_holdout]
+        X_train, y_train = torch.from_numpy(X[train]), torch.from_numpy((y[train] - np.mean(y)) / (np.std(y) or 1.0)).float()
+        X_hold, y_hold = torch.from_numpy(X[holdout]), torch.from_numpy(y[holdout])
+        optimizer = torch.optim.AdamW(network.parameters(), lr=s["learning_rate"], weight_decay=s["weight_decay"])
+        best, best_state, stale = np.inf, None, 0
+        for _ in range(s["max_epochs"]):
+            network.train()
+            for batch in torch.randperm(len(train), generator=generator).split(s["batch_size"]):
+                if len(batch) < 2:
+                    continue  # batch-norm needs two rows
+                optimizer.zero_grad()
+                loss = nn.functional.mse_loss(network.body(X_train[batch]).squeeze(1), y_train[batch])
+                loss.backward()
+                optimizer.step()
+            network.eval()
+            with torch.no_grad():
+                score = float(((network(X_hold).double() - y_hold) ** 2).mean())
+            if score < best - 1e-6:
+                best, best_state, stale = score, {k: v.clone() for k, v in network.state_dict().items()}, 0
+            else:
+                stale += 1
+                if stale >= s["patience"]:
+                    break
+        network.load_state_dict(best_state)
+        self.model_ = network.eval()
+        return self
+
+    def predict(self, X):
+        with torch.no_grad():
+            return self.model_(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))).double().numpy()

@@ -1,0 +1,82 @@
+"""Multi-layer stacking (P-EL, eq. 4): layer l+1 learns from ``concat(OOF preds of layer l, Z)``.
+
+The same folds serve every learner and every layer, so no out-of-fold prediction ever comes
+from a model that saw its row. The head is ensemble selection on the last layer's OOF preds.
+"""
+
+import logging
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from pel_torch.learners.bagging import BaggedLearner, fold_indices
+from pel_torch.learners.base import Learner
+from pel_torch.learners.selection import ensemble_selection
+
+log = logging.getLogger(__name__)
+
+
+class StackedEnsemble:
+    """``layers``: per layer, the unfitted learners it holds. ``passthrough`` is the residual
+    concat of the raw features (AutoGluon's ``use_orig_features``).
+
+    Fitted state: ``layers_`` (BaggedLearners per layer), ``oof_`` (n, n_models) of the last
+    layer, ``weights_`` (n_models,) of the selection head.
+    """
+
+    def __init__(self, layers: list[list[Learner]], n_folds: int = 5, passthrough: bool = True,
+                 selection_rounds: int = 25, seed: int = 0, progress: bool = True):
+        self.layers = layers
+        self.n_folds = n_folds
+        self.passthrough = passthrough
+        self.selection_rounds = selection_rounds
+        self.seed = seed
+        self.progress = progress
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "StackedEnsemble":
+        """``X`` (n, n_features) float32, ``y`` (n,) float64."""
+        folds = fold_indices(len(y), self.n_folds, self.seed)
+        total = sum(len(layer) for layer in self.layers) * self.n_folds
+        self.layers_, inputs = [], X
+        with tqdm(total=total, desc="stack", unit="fit", disable=not self.progress) as bar:
+            def on_fold(name, fold, seconds):
+                bar.set_postfix_str(f"layer {len(self.layers_) + 1} {name} fold {fold + 1}/{self.n_folds} {seconds:.1f}s")
+                bar.update()
+
+            for depth, learners in enumerate(self.layers, start=1):
+                bagged = [BaggedLearner(learner, folds).fit(inputs, y, on_fold) for learner in learners]
+                self.layers_.append(bagged)
+                oof = np.column_stack([b.oof_ for b in bagged])
+                for b in bagged:
+                    log.info("layer %d %-13s out-of-fold R2 %.4f", depth, b.name, _r2(y, b.oof_))
+                inputs = self._next_inputs(oof, X)
+        self.oof_ = oof
+        self.weights_ = ensemble_selection(oof, y, self.selection_rounds)
+        log.info("selection weights %s; out-of-fold R2 %.4f", dict(zip(self.learner_names[-1], self.weights_.round(3))), _r2(y, oof @ self.weights_))
+        return self
+
+    @property
+    def learner_names(self) -> list[list[str]]:
+        return [[b.name for b in layer] for layer in self.layers_]
+
+    def predict_layers(self, X: np.ndarray) -> list[np.ndarray]:
+        """Each layer's predictions ``(n, n_models)`` on new rows, fold models averaged."""
+        outputs, inputs = [], X
+        for bagged in self.layers_:
+            predictions = np.column_stack([b.predict(inputs) for b in bagged])
+            outputs.append(predictions)
+            inputs = self._next_inputs(predictions, X)
+        return outputs
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """``(n,)`` float64: the selection head over the last layer."""
+        return self.predict_layers(X)[-1] @ self.weights_
+
+    def _next_inputs(self, predictions: np.ndarray, X: np.ndarray) -> np.ndarray:
+        # Learners see float32, as the compiled stack will feed them.
+        stacked = np.hstack([predictions, X]) if self.passthrough else predictions
+        return stacked.astype(np.float32)
+
+
+def _r2(y: np.ndarray, prediction: np.ndarray) -> float:
+    return float(1 - ((y - prediction) ** 2).sum() / ((y - y.mean()) ** 2).sum())

@@ -1,0 +1,110 @@
+"""The stack as plain ``nn.Module``s: standardise -> layers of bagged learners -> selection head.
+
+Nothing here knows about the libraries or Lightning; ``pel_torch.compile`` fills these modules
+from a fitted ``StackedEnsemble``.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def _float64_bits(values) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64).view(np.int64).copy())
+
+
+class Standardize(nn.Module):
+    """``(raw - mean) / std`` in float64, exactly as the featurizer computes it.
+
+    Mean and std are kept as int64 bit patterns so ``module.float()`` cannot round them: the
+    standardised values must be bit-identical to the ones the learners were fitted on.
+    """
+
+    def __init__(self, n_features: int):
+        super().__init__()
+        self.register_buffer("mean_bits", torch.zeros(n_features, dtype=torch.int64))
+        self.register_buffer("std_bits", torch.zeros(n_features, dtype=torch.int64))
+
+    @classmethod
+    def from_arrays(cls, mean: np.ndarray, std: np.ndarray) -> "Standardize":
+        module = cls(len(mean))
+        module.mean_bits.copy_(_float64_bits(mean))
+        module.std_bits.copy_(_float64_bits(std))
+        return module
+
+    def spec(self) -> dict:
+        return {"n_features": len(self.mean_bits)}
+
+    def forward(self, raw: torch.Tensor) -> torch.Tensor:
+        return (raw.to(torch.float64) - self.mean_bits.view(torch.float64)) / self.std_bits.view(torch.float64)
+
+
+class BaggedModule(nn.Module):
+    """The average of k fold models: ``(batch, n_inputs) -> (batch,)``, in float64 like the native bagger."""
+
+    def __init__(self, folds: list[nn.Module]):
+        super().__init__()
+        self.folds = nn.ModuleList(folds)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([fold(x).to(torch.float64) for fold in self.folds], dim=1).mean(dim=1)
+
+
+class StackLayer(nn.Module):
+    """Learners side by side: ``(batch, n_inputs) -> (batch, n_models)`` in ``dtype``."""
+
+    def __init__(self, learners: list[nn.Module], names: list[str]):
+        super().__init__()
+        self.learners = nn.ModuleList(learners)
+        self.names = list(names)
+
+    def forward(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return torch.stack([learner(x).to(dtype) for learner in self.learners], dim=1)
+
+
+class EnsembleSelection(nn.Module):
+    """A trainable weighted sum ``(batch, n_models) -> (batch,)``; weights are clipped at 0 and normalised."""
+
+    def __init__(self, n_models: int):
+        super().__init__()
+        self.weights = nn.Parameter(torch.full((n_models,), 1.0 / n_models, dtype=torch.float64))
+
+    def spec(self) -> dict:
+        return {"n_models": len(self.weights)}
+
+    def normalised_weights(self) -> torch.Tensor:
+        positive = self.weights.clamp_min(0)
+        return positive / positive.sum()
+
+    def forward(self, predictions: torch.Tensor) -> torch.Tensor:
+        return predictions @ self.normalised_weights()
+
+
+class Stack(nn.Module):
+    """The whole compiled P-EL stack: raw features ``(batch, n_features)`` -> prediction ``(batch,)``.
+
+    Layer l+1 sees ``concat(predictions of layer l, Z)`` when ``passthrough`` (the residual
+    connection of the paper's eq. 4). The compute dtype is the head's (``module.double()`` /
+    ``.float()``); tree splits always compare float32 values, as the libraries do.
+    """
+
+    def __init__(self, standardize: Standardize, layers: list[StackLayer], head: EnsembleSelection, passthrough: bool = True):
+        super().__init__()
+        self.standardize = standardize
+        self.layers = nn.ModuleList(layers)
+        self.head = head
+        self.passthrough = passthrough
+
+    def forward(self, raw: torch.Tensor) -> torch.Tensor:
+        return self.head(self.layer_outputs(raw)[-1])
+
+    def layer_outputs(self, raw: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's predictions ``(batch, n_models)``, for inspection and per-learner parity."""
+        dtype = self.head.weights.dtype
+        z = self.standardize(raw).to(dtype)                   # (batch, n_features)
+        inputs, outputs = z, []
+        for layer in self.layers:
+            predictions = layer(inputs, dtype)               # (batch, n_models)
+            outputs.append(predictions)
+            inputs = torch.cat([predictions, z], dim=1) if self.passthrough else predictions
+        return outputs

@@ -10,6 +10,8 @@ from omegaconf import DictConfig, OmegaConf
 from pel_torch.data import load_films
 from pel_torch.data.splits import Split, make_split
 from pel_torch.features import FilmFeaturizer
+from pel_torch.learners import make_learner
+from pel_torch.learners.stacking import StackedEnsemble
 from pel_torch.threads import limit_threads
 
 log = logging.getLogger(__name__)
@@ -54,3 +56,15 @@ def prepare(cfg: DictConfig) -> Prepared:
     log.info(split.describe())
     featurizer = build_featurizer(cfg).fit(films.iloc[split.history])
     return Prepared(films, split, featurizer, featurizer.transform(films))
+
+
+def build_stack(cfg: DictConfig, *, progress: bool = True) -> StackedEnsemble:
+    """An unfitted P-EL stack from ``cfg.stack``, seeded from ``cfg.seed``, thread-capped by ``cfg.threads``."""
+    s = cfg.stack
+    overrides = OmegaConf.to_container(s.learners, resolve=True) or {}
+    layers = [
+        [make_learner(name, overrides.get(name), seed=cfg.seed * 100 + depth, threads=cfg.threads) for name in s.layer]
+        for depth in range(s.n_layers)
+    ]
+    return StackedEnsemble(layers, n_folds=s.n_folds, passthrough=s.passthrough, selection_rounds=s.selection_rounds,
+                           seed=cfg.seed, progress=progress)

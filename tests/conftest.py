@@ -16,3 +16,47 @@ def wikidata():
 @pytest.fixture
 def films(wikidata):
     return wikidata[0].copy()
+
+
+SMALL = {  # quick settings: the contract under test is parity, not accuracy
+    "catboost": {"iterations": 60},
+    "random_forest": {"n_estimators": 30},
+    "extra_trees": {"n_estimators": 30},
+    "lightgbm": {"n_estimators": 60},
+    "xgboost": {"n_estimators": 60},
+    "neural_net": {"max_epochs": 8, "hidden": (64, 32)},
+}
+
+
+@pytest.fixture(scope="session")
+def box_office(wikidata):
+    """Real featurized rows: the temporal split's box-office films, raw and standardised."""
+    import numpy as np
+
+    from pel_torch.data.splits import make_split
+    from pel_torch.features import FilmFeaturizer, target_values
+
+    films = wikidata[0]
+    split = make_split(films, "temporal")
+    featurizer = FilmFeaturizer(lead_cast=None).fit(films.iloc[split.history])
+    rows = np.concatenate([split.train, split.val, split.test])
+    raw = featurizer.transform_raw(films.iloc[rows])
+    y = target_values(films, "revenue")[rows]
+    had_missing = films.iloc[rows][["runtime", "release_date", "writers", "companies", "cast"]].isna().any(axis=1).to_numpy()
+    n_train = len(split.train)
+    return {"featurizer": featurizer, "raw": raw, "X": featurizer.standardize(raw), "y": (y - y[:n_train].mean()) / y[:n_train].std(),
+            "n_train": n_train, "had_missing": had_missing}
+
+
+@pytest.fixture(scope="session")
+def small_stack(box_office):
+    """A fitted 2-layer, 5-fold stack of the paper's five learners (small settings) and its compiled module."""
+    from pel_torch.compile import compile_stack
+    from pel_torch.learners import PAPER_LAYER, make_learner
+    from pel_torch.learners.stacking import StackedEnsemble
+
+    n = box_office["n_train"]
+    layers = [[make_learner(name, SMALL[name], seed=1) for name in PAPER_LAYER] for _ in range(2)]
+    ensemble = StackedEnsemble(layers, n_folds=5, seed=1, progress=False).fit(box_office["X"][:n], box_office["y"][:n])
+    featurizer = box_office["featurizer"]
+    return ensemble, compile_stack(ensemble, featurizer.mean_, featurizer.std_)

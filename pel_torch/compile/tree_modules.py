@@ -50,7 +50,7 @@ class TreeEnsemble(nn.Module):
 
     def spec(self) -> dict:
         return {"n_nodes": len(self.feature), "n_trees": len(self.roots), "depth": self.depth,
-                "scale": self.scale, "bias": float(self.bias), "float32_sequential_sum": self.float32_sequential_sum}
+                "scale": self.scale, "float32_sequential_sum": self.float32_sequential_sum}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x32 = x.to(torch.float32)
@@ -94,7 +94,7 @@ class ObliviousEnsemble(nn.Module):
 
     def spec(self) -> dict:
         n_trees, depth = self.features.shape
-        return {"n_trees": n_trees, "depth": depth, "scale": self.scale, "bias": float(self.bias)}
+        return {"n_trees": n_trees, "depth": depth, "scale": self.scale}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x32 = x.to(torch.float32)

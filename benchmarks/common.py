@@ -1,0 +1,62 @@
+"""Shared by the benchmarks: the embedded data, a fitted default stack, and a peak-memory probe."""
+
+import threading
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import psutil
+from hydra import compose, initialize_config_dir
+from pathlib import Path
+
+from pel_torch.features import target_values
+from pel_torch.pipeline import build_stack, prepare
+
+CONFIGS = str(Path(__file__).resolve().parents[1] / "configs")
+QUICK = ["++stack.learners.catboost.iterations=60", "++stack.learners.random_forest.n_estimators=30",
+         "++stack.learners.lightgbm.n_estimators=60", "++stack.learners.xgboost.n_estimators=60",
+         "++stack.learners.neural_net.max_epochs=5"]
+
+
+def config(overrides: list[str]):
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        return compose("train", overrides=overrides)
+
+
+def rating_table(cfg):
+    """The pretraining rows (rated films allowed by the split) with their rating target, and all films' raw features."""
+    prepared = prepare(cfg)
+    rows = prepared.split.pretrain
+    y = target_values(prepared.films, "rating")[rows]
+    rows, y = rows[~np.isnan(y)], y[~np.isnan(y)]
+    raw_all = prepared.featurizer.transform_raw(prepared.films)
+    return prepared, rows, y, raw_all
+
+
+def fit_default_stack(cfg, X, y, progress=True):
+    started = time.perf_counter()
+    ensemble = build_stack(cfg, progress=progress).fit(X, y)
+    return ensemble, time.perf_counter() - started
+
+
+@contextmanager
+def peak_memory():
+    """Yields a dict whose ``mib`` is the peak resident-memory growth (MiB) inside the block, sampled every 2 ms."""
+    process = psutil.Process()
+    baseline = process.memory_info().rss
+    result, done = {"mib": 0.0}, threading.Event()
+
+    def sample():
+        peak = baseline
+        while not done.is_set():
+            peak = max(peak, process.memory_info().rss)
+            time.sleep(0.002)
+        result["mib"] = (max(peak, process.memory_info().rss) - baseline) / 2**20
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        done.set()
+        thread.join()

@@ -1,0 +1,79 @@
+"""Rows per second of the compiled torch stack against the native libraries' predictions of the same stack.
+
+    python benchmarks/inference.py [--threads 2] [--sizes 1000 10000 100000] [--json]
+
+Fits the default stack on the temporal split's rating table (as the pretrain stage does), then
+scores rows drawn from all 17,472 films: natively (each library's own predict, fold models
+averaged, layer by layer) and through the compiled module (one forward, batched). Medians over
+repeats; peak memory is the resident-memory growth during the call.
+"""
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+from common import QUICK, config, fit_default_stack, peak_memory, rating_table
+from pel_torch.compile import compile_stack
+from pel_torch.inference import predict_batches
+
+
+def timed(function, repeats: int) -> tuple[float, float, np.ndarray]:
+    """Median seconds over ``repeats``, peak MiB of the first run, and the result."""
+    seconds = []
+    with peak_memory() as memory:
+        started = time.perf_counter()
+        result = function()
+        seconds.append(time.perf_counter() - started)
+    for _ in range(repeats - 1):
+        started = time.perf_counter()
+        function()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds), memory["mib"], result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=8192)
+    parser.add_argument("--quick", action="store_true", help="tiny learners: checks the script runs")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    cfg = config([f"threads={args.threads}"] + (QUICK if args.quick else []))
+    prepared, rows, y, raw_all = rating_table(cfg)
+    ensemble, _ = fit_default_stack(cfg, prepared.features[rows], y, progress=not args.json)
+    stack = compile_stack(ensemble, prepared.featurizer.mean_, prepared.featurizer.std_)
+    featurizer = prepared.featurizer
+    rng = np.random.default_rng(0)
+    results = []
+    for size in args.sizes:
+        raw = raw_all[rng.integers(0, len(raw_all), size)]
+        native_s, native_mib, native = timed(lambda: ensemble.predict(featurizer.standardize(raw)), args.repeats)
+        torch_s, torch_mib, compiled = timed(lambda: predict_batches(stack, raw, batch_size=args.batch_size), args.repeats)
+        results.append({
+            "rows": size, "rows_per_s_torch": round(size / torch_s), "rows_per_s_native": round(size / native_s),
+            "ratio": round(native_s / torch_s, 3), "peak_mib_torch": round(torch_mib, 1), "peak_mib_native": round(native_mib, 1),
+            "max_abs_diff": float(np.abs(compiled - native).max()),
+        })
+    meta = {"threads": args.threads, "batch_size": args.batch_size, "repeats": args.repeats, "quick": args.quick,
+            "torch": torch.__version__, "trained_rows": int(len(y)), "date": time.strftime("%Y-%m-%d")}
+    if args.json:
+        print(json.dumps({**meta, "results": results}))
+        return
+    print(f"| rows | torch rows/s | native rows/s | ratio (torch/native speed) | peak MiB torch | peak MiB native | max abs diff |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['rows']:,} | {r['rows_per_s_torch']:,} | {r['rows_per_s_native']:,} | {r['ratio']:.2f} | "
+              f"{r['peak_mib_torch']:.0f} | {r['peak_mib_native']:.0f} | {r['max_abs_diff']:.1e} |")
+
+
+if __name__ == "__main__":
+    main()

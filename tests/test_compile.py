@@ -1,0 +1,96 @@
+"""Parity is the contract: every compiled learner, and the whole stack, reproduces the native predictions."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SMALL
+from pel_torch.compile import to_torch
+from pel_torch.compile.parse_xgboost import base_score
+from pel_torch.compile.tree_arrays import float32_at_most, float32_below
+from pel_torch.learners import LEARNERS, make_learner
+
+RTOL, ATOL = 1e-4, 1e-6
+
+
+def assert_parity(actual, expected, rows=slice(None)):
+    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64)[rows], np.asarray(expected)[rows], rtol=RTOL, atol=ATOL)
+
+
+@pytest.fixture(scope="module", params=sorted(LEARNERS))
+def fitted(request, box_office):
+    n = box_office["n_train"]
+    return make_learner(request.param, SMALL[request.param], seed=3).fit(box_office["X"][:n], box_office["y"][:n])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_learner_parity_on_real_rows(fitted, box_office, dtype):
+    X = box_office["X"]
+    module = to_torch(fitted).to(dtype)
+    with torch.no_grad():
+        out = module(torch.from_numpy(X).to(dtype))
+    native = fitted.predict(X)
+    assert_parity(out, native)
+    assert_parity(out, native, rows=box_office["had_missing"])
+    assert box_office["had_missing"].sum() > 100
+
+
+def test_leaves_are_trainable_and_forward_keeps_gradients(fitted, box_office):
+    module = to_torch(fitted)
+    out = module(torch.from_numpy(box_office["X"][:64]))
+    assert out.requires_grad
+    out.square().mean().backward()
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    assert grads and any(g.abs().sum() > 0 for g in grads)
+
+
+def test_full_stack_parity_float64(small_stack, box_office):
+    ensemble, stack = small_stack
+    with torch.no_grad():
+        out = stack(torch.from_numpy(box_office["raw"]))
+        layers = stack.layer_outputs(torch.from_numpy(box_office["raw"]))
+    assert out.dtype == torch.float64 and out.shape == (len(box_office["raw"]),)
+    native_layers = ensemble.predict_layers(box_office["X"])
+    for native, compiled in zip(native_layers, layers):
+        assert_parity(compiled, native)
+    assert_parity(out, ensemble.predict(box_office["X"]))
+    assert_parity(out, ensemble.predict(box_office["X"]), rows=box_office["had_missing"])
+
+
+def test_full_stack_parity_float32(small_stack, box_office):
+    ensemble, stack = small_stack
+    stack32 = copy.deepcopy(stack).float()
+    with torch.no_grad():
+        out = stack32(torch.from_numpy(box_office["raw"]))
+    assert out.dtype == torch.float32
+    assert_parity(out, ensemble.predict(box_office["X"]))
+
+
+def test_stack_gradients_reach_leaves_network_and_head(small_stack, box_office):
+    stack = copy.deepcopy(small_stack[1]).train()
+    stack(torch.from_numpy(box_office["raw"][:128])).square().mean().backward()
+    named = dict(stack.named_parameters())
+    assert named["head.weights"].grad is not None
+    first = stack.layers[0].learners
+    assert first[0].folds[0].leaf_values.grad.abs().sum() > 0          # catboost
+    assert first[2].folds[0].value.grad.abs().sum() > 0                # lightgbm
+    assert first[4].folds[0].body[0].weight.grad.abs().sum() > 0       # neural net
+
+
+@pytest.mark.parametrize("saved, expected", [("0.5", 0.5), ("[1.40E0]", 1.4), ("[8.008153E-1]", np.float32(0.8008153))])
+def test_xgboost_base_score_formats(saved, expected):
+    assert base_score({"learner_model_param": {"base_score": saved}}) == pytest.approx(float(expected), rel=1e-7)
+
+
+def test_threshold_rounding_keeps_comparisons_exact():
+    thresholds = np.array([0.1, 1 / 3, -2.5, 1e-8, 7.0])
+    rounded = float32_at_most(thresholds)
+    xs = np.concatenate([np.nextafter(rounded, np.float32(np.inf)), rounded, np.nextafter(rounded, np.float32(-np.inf))])
+    for x in xs.astype(np.float32):
+        assert ((x.astype(np.float64) <= thresholds) == (x <= rounded)).all()
+    strict = np.array([0.5, -1.25, 3.3], dtype=np.float32)
+    below = float32_below(strict)
+    for x in np.concatenate([strict, below, np.nextafter(strict, np.float32(np.inf))]):
+        assert ((x < strict) == (x <= below)).all()

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from pel_torch.errors import PelError
+from pel_torch.learners import LEARNERS, make_learner
+from pel_torch.learners.bagging import BaggedLearner, fold_indices
+from pel_torch.learners.base import Learner
+from pel_torch.learners.registry import _registry
+from pel_torch.learners.selection import ensemble_selection
+
+
+class MeanLearner(Learner):
+    name = "mean"
+
+    def _fit(self, X, y):
+        self.model_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.model_)
+
+
+def test_out_of_fold_predictions_never_see_their_row():
+    y = np.arange(20, dtype=float)
+    X = np.zeros((20, 1), dtype=np.float32)
+    folds = fold_indices(20, 4, seed=0)
+    bagged = BaggedLearner(MeanLearner(), folds).fit(X, y)
+    for train, held_out in folds:
+        np.testing.assert_allclose(bagged.oof_[held_out], y[train].mean())
+    assert len(bagged.models_) == 4
+    np.testing.assert_allclose(bagged.predict(X[:2]), np.mean([y[t].mean() for t, _ in folds]))
+
+
+def test_ensemble_selection_prefers_the_better_model_and_mixes_complements():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=500)
+    good, bad = y + 0.1 * rng.normal(size=500), rng.normal(size=500)
+    weights = ensemble_selection(np.column_stack([bad, good]), y, rounds=25)
+    assert weights.sum() == pytest.approx(1) and weights[1] == 1.0
+    noise = rng.normal(size=500)
+    over, under = y + noise, y - noise
+    weights = ensemble_selection(np.column_stack([over, under]), y, rounds=20)
+    assert weights == pytest.approx([0.5, 0.5])
+
+
+def test_registry_rejects_duplicates_and_unknown_names():
+    with pytest.raises(ValueError, match="duplicate learner name 'mean'"):
+        _registry(MeanLearner, MeanLearner)
+    with pytest.raises(PelError, match="unknown learner 'svm'"):
+        make_learner("svm")
+    assert set(LEARNERS) == {"catboost", "random_forest", "lightgbm", "xgboost", "neural_net", "extra_trees"}
+
+
+@pytest.mark.parametrize("name, params, message", [
+    ("neural_net", {"hiden": (8,)}, "neural_net: unknown parameter"),
+    ("random_forest", {"n_trees": 5}, "random_forest: bad parameter"),
+])
+def test_bad_learner_parameters_are_named(name, params, message):
+    X, y = np.zeros((20, 2), dtype=np.float32), np.arange(20, dtype=float)
+    with pytest.raises(PelError, match=message):
+        make_learner(name, params).fit(X, y)
+
+
+@pytest.mark.parametrize("n_rows, n_folds, message", [(10, 1, "at least 2 folds"), (3, 5, "only 3 training rows")])
+def test_bad_fold_settings(n_rows, n_folds, message):
+    with pytest.raises(PelError, match=message):
+        fold_indices(n_rows, n_folds, seed=0)
+
+
+@pytest.mark.parametrize("name", sorted(LEARNERS))
+def test_same_seed_same_predictions(name, box_office):
+    from conftest import SMALL
+
+    X, y = box_office["X"][:300], box_office["y"][:300]
+    first = make_learner(name, SMALL[name], seed=5).fit(X, y).predict(X)
+    second = make_learner(name, SMALL[name], seed=5).fit(X, y).predict(X)
+    np.testing.assert_array_equal(first, second)

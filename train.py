@@ -1,4 +1,10 @@
-"""Train P-EL: ``python train.py stage=prepare`` (Hydra overrides, e.g. ``split=random seed=3``)."""
+"""Train P-EL.
+
+    python train.py stage=pretrain      # fit the stack on ratings, save checkpoints/pretrain/*.safetensors
+    python train.py stage=finetune      # reload the newest pretrain checkpoint, adapt it to box office
+    python train.py stage=scratch       # the same stack on box office only (the paper's EL baseline)
+    python train.py stage=prepare       # load, split and featurize only
+"""
 
 import hydra
 from omegaconf import DictConfig
@@ -6,18 +12,25 @@ from omegaconf import DictConfig
 from pel_torch.cli import exits_cleanly
 from pel_torch.errors import PelError
 from pel_torch.pipeline import prepare
+from pel_torch.stages import finetune, pretrain, scratch
 
-STAGES = ("prepare",)
+STAGES = {"pretrain": pretrain, "finetune": finetune, "scratch": scratch}
 
 
 @hydra.main(config_path="configs", config_name="train", version_base="1.3")
 @exits_cleanly
 def main(cfg: DictConfig) -> None:
+    if cfg.stage == "prepare":
+        prepared = prepare(cfg)
+        print(prepared.split.describe())
+        print(f"features: {prepared.features.shape[1]} columns for {prepared.features.shape[0]:,} films")
+        return
     if cfg.stage not in STAGES:
-        raise PelError(f"unknown or not yet available stage '{cfg.stage}'; available: {', '.join(STAGES)}")
-    prepared = prepare(cfg)
-    print(prepared.split.describe())
-    print(f"features: {prepared.features.shape[1]} columns for {prepared.features.shape[0]:,} films")
+        raise PelError(f"unknown stage '{cfg.stage}'; choose one of: prepare, {', '.join(STAGES)}")
+    result = STAGES[cfg.stage](cfg)
+    for name, value in sorted(result.metrics.items()):
+        print(f"{name:<22} {value:.4f}")
+    print(f"checkpoint: {result.checkpoint}")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ from safetensors.torch import load_file, save_file
 from pel_torch import __version__
 from pel_torch.errors import PelError
 from pel_torch.features import FilmFeaturizer
-from pel_torch.stack.build import build_stack, stack_spec
-from pel_torch.stack.modules import Stack
+from pel_torch.stack.build import build_forecaster, forecaster_spec
+from pel_torch.stack.forecaster import Forecaster
 
 FORMAT_VERSION = 1
 LIBRARIES = ("torch", "numpy", "pandas", "scikit-learn", "lightgbm", "xgboost", "catboost")
@@ -34,28 +34,36 @@ class CheckpointError(PelError):
 
 @dataclass
 class Checkpoint:
-    stack: Stack
+    model: Forecaster
     featurizer: FilmFeaturizer
     spec: dict
+    path: Path
+
+    @property
+    def stack(self):
+        return self.model.stack
 
     @property
     def feature_names(self) -> list[str]:
         return self.spec["feature_names"]
 
 
-def save_checkpoint(path: str | Path, stack: Stack, featurizer: FilmFeaturizer, *, stage: str, target: str,
+def save_checkpoint(path: str | Path, model: Forecaster, featurizer: FilmFeaturizer, *, stage: str, target: dict,
                     extra: dict | None = None) -> Path:
-    """Write ``stack`` and ``featurizer`` atomically to ``path`` (a ``.safetensors`` file)."""
+    """Write ``model`` and ``featurizer`` atomically to ``path`` (a ``.safetensors`` file).
+
+    ``target`` describes what the model predicts: ``{"name", "log", "mean", "std"}`` of the standardised target.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays, featurizer_spec = featurizer.state()
-    tensors = {f"stack.{k}": v.detach().cpu().contiguous() for k, v in stack.state_dict().items()}
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tensors.update({f"featurizer.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()})
     spec = {
         "format_version": FORMAT_VERSION, "package": "pel_torch", "package_version": __version__,
         "library_versions": {name: _version(name) for name in LIBRARIES},
         "stage": stage, "target": target, "feature_names": featurizer.feature_names_,
-        "stack": stack_spec(stack), "featurizer": featurizer_spec, "extra": extra or {},
+        "model": forecaster_spec(model), "featurizer": featurizer_spec, "extra": extra or {},
         "checksum": _checksum(tensors),
     }
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -83,13 +91,13 @@ def load_checkpoint(path: str | Path, *, feature_names: list[str] | None = None,
     if feature_names is not None and list(feature_names) != spec["feature_names"]:
         raise CheckpointError(f"{path}: made for other features ({_feature_difference(spec['feature_names'], feature_names)}); "
                               "use the checkpoint's own featurizer settings or retrain")
-    stack = build_stack(spec["stack"])
-    stack_tensors = {k.removeprefix("stack."): v for k, v in tensors.items() if k.startswith("stack.")}
-    stack = stack.to(stack_tensors["head.weights"].dtype)
-    stack.load_state_dict(stack_tensors, strict=True)
+    model = build_forecaster(spec["model"])
+    model_tensors = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
+    model = model.to(model_tensors["stack.head.weights"].dtype)
+    model.load_state_dict(model_tensors, strict=True)
     arrays = {k.removeprefix("featurizer."): v.numpy() for k, v in tensors.items() if k.startswith("featurizer.")}
     featurizer = FilmFeaturizer.from_state(arrays, spec["featurizer"])
-    return Checkpoint(stack.to(device).eval(), featurizer, spec)
+    return Checkpoint(model.to(device).eval(), featurizer, spec, path)
 
 
 def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:

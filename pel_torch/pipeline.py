@@ -24,7 +24,8 @@ class Prepared:
     films: pd.DataFrame
     split: Split
     featurizer: FilmFeaturizer
-    features: np.ndarray  # (n_films, n_features) float32
+    raw: np.ndarray       # (n_films, n_features) float64, the compiled stack's input
+    features: np.ndarray  # (n_films, n_features) float32, standardised: what learners are fitted on
 
 
 def load_data(cfg: DictConfig) -> pd.DataFrame:
@@ -41,6 +42,15 @@ def build_split(cfg: DictConfig, films: pd.DataFrame) -> Split:
                       val_from=s.val_from, test_from=s.test_from)
 
 
+def split_signature(cfg: DictConfig) -> dict:
+    """What decides which films a model may learn from: stored with checkpoints, compared on reload."""
+    signature = {"source": cfg.data.source, "paths": [str(p) for p in cfg.data.paths],
+                 **OmegaConf.to_container(cfg.split, resolve=True)}
+    if cfg.split.kind == "random":
+        signature["seed"] = cfg.seed  # the random split is drawn from the seed
+    return signature
+
+
 def build_featurizer(cfg: DictConfig) -> FilmFeaturizer:
     f = cfg.features
     return FilmFeaturizer(targets=tuple(f.targets), lead_cast=f.lead_cast if cfg.data.cast_in_billing_order else None,
@@ -48,14 +58,16 @@ def build_featurizer(cfg: DictConfig) -> FilmFeaturizer:
                           min_genre_films=f.min_genre_films, temporal_differences=f.temporal_differences)
 
 
-def prepare(cfg: DictConfig) -> Prepared:
-    """Load, split, and featurize every film with a featurizer fitted on the split's history only."""
+def prepare(cfg: DictConfig, featurizer: FilmFeaturizer | None = None) -> Prepared:
+    """Load, split, and featurize every film with a featurizer fitted on the split's history only
+    (or with ``featurizer``, already fitted, e.g. a checkpoint's)."""
     limit_threads(cfg.threads)
     films = load_data(cfg)
     split = build_split(cfg, films)
     log.info(split.describe())
-    featurizer = build_featurizer(cfg).fit(films.iloc[split.history])
-    return Prepared(films, split, featurizer, featurizer.transform(films))
+    featurizer = featurizer or build_featurizer(cfg).fit(films.iloc[split.history])
+    raw = featurizer.transform_raw(films)
+    return Prepared(films, split, featurizer, raw, featurizer.standardize(raw))
 
 
 def build_stack(cfg: DictConfig, *, progress: bool = True) -> StackedEnsemble:

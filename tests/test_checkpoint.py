@@ -7,12 +7,14 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from pel_torch.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from pel_torch.stack.forecaster import Forecaster
 
 
 @pytest.fixture(scope="module")
 def saved(small_stack, box_office, tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "stack.safetensors"
-    return save_checkpoint(path, small_stack[1], box_office["featurizer"], stage="scratch", target="revenue")
+    target = {"name": "revenue", "log": True, "mean": 17.0, "std": 2.0}
+    return save_checkpoint(path, Forecaster(small_stack[1]), box_office["featurizer"], stage="scratch", target=target)
 
 
 def test_round_trip_predicts_bit_identically(saved, small_stack, box_office):
@@ -22,7 +24,8 @@ def test_round_trip_predicts_bit_identically(saved, small_stack, box_office):
         assert torch.equal(loaded.stack(raw), small_stack[1](raw))
     np.testing.assert_array_equal(loaded.featurizer.mean_, box_office["featurizer"].mean_)
     assert loaded.spec["stage"] == "scratch" and loaded.spec["library_versions"]["torch"] == torch.__version__
-    assert loaded.spec["stack"]["layers"][0]["names"] == ["catboost", "random_forest", "lightgbm", "xgboost", "neural_net"]
+    assert loaded.spec["target"]["mean"] == 17.0
+    assert loaded.spec["model"]["stack"]["layers"][0]["names"] == ["catboost", "random_forest", "lightgbm", "xgboost", "neural_net"]
 
 
 def test_checkpoint_is_plain_tensors_without_pickle(saved):

@@ -35,11 +35,13 @@ def to_canonical(
     min_money: float = 1000.0,
     max_runtime: float = 600.0,
     today: dt.date | None = None,
+    drop_duplicates: bool = True,
 ) -> tuple[pd.DataFrame, CleaningReport]:
     """Validate and clean ``raw`` (already renamed to canonical names) into the canonical table.
 
     ``origin`` names the file or source in every message. Columns absent from ``raw`` come back
-    all-missing; columns that are not canonical are dropped. Returns the frame and the report.
+    all-missing; columns that are not canonical are dropped. ``drop_duplicates=False`` keeps every
+    row (batch prediction answers each input row). Returns the frame and the report.
     """
     if schema.TITLE not in raw.columns:
         raise DataError(
@@ -58,7 +60,7 @@ def to_canonical(
         frame[column] = _parse_numbers(raw[column], column, origin) if column in raw else np.nan
     _apply_number_policies(frame, report, min_money=min_money, max_runtime=max_runtime)
     _apply_date_policies(frame, raw, report, jan1_is_placeholder=jan1_is_placeholder, today=today)
-    frame = _drop_bad_rows(frame, report)
+    frame = _drop_bad_rows(frame, report, drop_duplicates)
     return _with_canonical_dtypes(frame), report
 
 
@@ -172,10 +174,12 @@ def _parse_dates(values: pd.Series, report: CleaningReport) -> pd.Series:
     return iso.astype("datetime64[ns]")
 
 
-def _drop_bad_rows(frame: pd.DataFrame, report: CleaningReport) -> pd.DataFrame:
+def _drop_bad_rows(frame: pd.DataFrame, report: CleaningReport, drop_duplicates: bool) -> pd.DataFrame:
     untitled = frame[schema.TITLE].isna()
     report.note(schema.TITLE, "rows without a title dropped", int(untitled.sum()))
     frame = frame[~untitled]
+    if not drop_duplicates:
+        return frame
     # Films without an id are named by their position so predictions can be traced back to input rows.
     unnamed = frame[schema.ID].isna().to_numpy()
     frame = frame.assign(**{schema.ID: frame[schema.ID].to_numpy(dtype=object)})

@@ -15,3 +15,34 @@ def target_values(frame: pd.DataFrame, name: str) -> np.ndarray:
         raise PelError(f"unknown target '{name}'; choose one of: {', '.join(TARGETS)}")
     values = frame[name].to_numpy(dtype="float64")
     return np.log1p(values) if name in LOG_TARGETS else values
+
+
+class TargetScale:
+    """A target on its learning scale (log1p for money and counts), standardised with training rows' mean and std."""
+
+    def __init__(self, name: str, log: bool, mean: float, std: float):
+        self.name, self.log, self.mean, self.std = name, log, float(mean), float(std)
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, name: str, rows: np.ndarray) -> "TargetScale":
+        values = target_values(frame, name)[rows]
+        values = values[~np.isnan(values)]
+        if len(values) < 2:
+            raise PelError(f"only {len(values)} training films have '{name}'; cannot learn it")
+        return cls(name, name in LOG_TARGETS, values.mean(), values.std() or 1.0)
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """Standardised target of every film, NaN where unknown."""
+        return (target_values(frame, self.name) - self.mean) / self.std
+
+    def decode(self, standardised: np.ndarray) -> np.ndarray:
+        """Back to the target's own units (dollars for revenue)."""
+        values = np.asarray(standardised) * self.std + self.mean
+        return np.expm1(values) if self.log else values
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "log": self.log, "mean": self.mean, "std": self.std}
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> "TargetScale":
+        return cls(spec["name"], spec["log"], spec["mean"], spec["std"])

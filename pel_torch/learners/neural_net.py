@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pel_torch.errors import PelError
 from pel_torch.learners.base import Learner
 
 
@@ -44,16 +45,30 @@ class TabularMLP(nn.Module):
 
 
 class NeuralNetLearner(Learner):
+    """``initial_network``: a fitted ``TabularMLP`` to start from (transfer from pretraining) instead of random weights."""
+
     name = "neural_net"
     strict_params = True
     DEFAULTS = {"hidden": (256, 128), "dropout": 0.1, "learning_rate": 1e-3, "weight_decay": 1e-4,
                 "batch_size": 256, "max_epochs": 200, "patience": 15, "holdout": 0.1}
+
+    def __init__(self, params: dict | None = None, *, seed: int = 0, threads: int = 1, initial_network: TabularMLP | None = None):
+        super().__init__(params, seed=seed, threads=threads)
+        self.initial_network = initial_network
+
+    def clone(self, seed: int) -> "NeuralNetLearner":
+        return type(self)(self.params, seed=seed, threads=self.threads, initial_network=self.initial_network)
 
     def _fit(self, X, y):
         s = self.settings
         generator = torch.Generator().manual_seed(self.seed)
         torch.manual_seed(self.seed)  # weight init and dropout draw from the global generator
         network = TabularMLP(X.shape[1], tuple(s["hidden"]), s["dropout"])
+        if self.initial_network is not None:
+            if self.initial_network.spec() != network.spec():
+                raise PelError(f"neural_net: cannot start from a network of shape {self.initial_network.spec()}; "
+                               f"this one needs {network.spec()}")
+            network.load_state_dict(self.initial_network.state_dict())
         network.y_mean.fill_(float(np.mean(y)))
         network.y_std.fill_(float(np.std(y)) or 1.0)
         order = torch.randperm(len(X), generator=generator).numpy()

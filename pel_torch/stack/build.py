@@ -4,6 +4,7 @@ from torch import nn
 
 from pel_torch.compile.tree_modules import ObliviousEnsemble, TreeEnsemble
 from pel_torch.learners.neural_net import TabularMLP
+from pel_torch.stack.forecaster import Forecaster
 from pel_torch.stack.modules import BaggedModule, EnsembleSelection, Stack, StackLayer, Standardize
 
 LEAF_MODULES = {cls.__name__: cls for cls in (TreeEnsemble, ObliviousEnsemble, TabularMLP)}
@@ -38,3 +39,13 @@ def _leaf(spec: dict) -> nn.Module:
     if kind not in LEAF_MODULES:
         raise ValueError(f"unknown module type {kind!r} in checkpoint spec")
     return LEAF_MODULES[kind](**arguments)
+
+
+def forecaster_spec(forecaster: Forecaster) -> dict:
+    prior = forecaster.prior
+    return {"stack": stack_spec(forecaster.stack), "prior": forecaster_spec(prior) if prior is not None else None}
+
+
+def build_forecaster(spec: dict) -> Forecaster:
+    prior = build_forecaster(spec["prior"]) if spec["prior"] is not None else None
+    return Forecaster(build_stack(spec["stack"]), prior)

@@ -1,0 +1,251 @@
+"""The training stages: pretrain on ratings, fine-tune on box office, or train on box office from scratch.
+
+Every stage ends in a checkpoint under ``checkpoints/<stage>/`` and metrics in TensorBoard.
+Learners are fitted natively; evaluation and gradient fine-tuning run through ``PELModule``.
+"""
+
+import copy
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import TensorBoardLogger
+from torch.utils.data import DataLoader, TensorDataset
+
+from pel_torch.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from pel_torch.compile import compile_stack
+from pel_torch.errors import PelError
+from pel_torch.features.targets import TargetScale
+from pel_torch.inference import predict_batches
+from pel_torch.lit import PELModule
+from pel_torch.pipeline import Prepared, build_featurizer, build_stack, prepare, split_signature
+from pel_torch.stack.forecaster import Forecaster
+
+log = logging.getLogger(__name__)
+PRETRAIN_TARGETS = ("rating", "votes", "both")
+FINETUNE_STRATEGIES = ("leaves", "prior", "refit")
+
+
+@dataclass
+class StageResult:
+    stage: str
+    checkpoint: Path
+    metrics: dict[str, float]
+
+
+def pretrain(cfg: DictConfig) -> StageResult:
+    """Fit the stack on the rating table (the split's pretraining set only) and save it."""
+    prepared = prepare(cfg)
+    rows, y, target = pretraining_target(prepared, cfg.pretrain.target)
+    log.info("pretraining on %s films, target %s", f"{len(rows):,}", target["name"])
+    ensemble = build_stack(cfg).fit(prepared.features[rows], y)
+    model = Forecaster(compile_stack(ensemble, prepared.featurizer.mean_, prepared.featurizer.std_))
+    metrics = {f"pretrain/oof_{k}": v for k, v in regression_metrics(y, ensemble.oof_ @ ensemble.weights_).items()}
+    logger = build_logger(cfg)
+    logger.log_hyperparams(_flat_config(cfg), metrics)
+    logger.experiment.add_scalars("pretrain/selection_weights", dict(zip(ensemble.learner_names[-1], ensemble.weights_.tolist())))
+    path = _save(cfg, "pretrain", model, prepared.featurizer, target)
+    return StageResult("pretrain", path, metrics)
+
+
+def scratch(cfg: DictConfig) -> StageResult:
+    """The paper's EL baseline: the same stack on box office only."""
+    prepared = prepare(cfg)
+    scale, y = _box_office_target(prepared)
+    train = prepared.split.train
+    model = Forecaster(compile_stack(build_stack(cfg).fit(prepared.features[train], y[train]),
+                                     prepared.featurizer.mean_, prepared.featurizer.std_))
+    return _validate_and_save(cfg, "scratch", model, prepared, prepared.raw, y, scale)
+
+
+def finetune(cfg: DictConfig) -> StageResult:
+    """Reload a pretrain checkpoint and adapt it to box office with ``cfg.finetune.strategy``."""
+    strategy = cfg.finetune.strategy
+    if strategy not in FINETUNE_STRATEGIES:
+        raise PelError(f"unknown finetune.strategy '{strategy}'; choose one of: {', '.join(FINETUNE_STRATEGIES)}")
+    checkpoint = load_checkpoint(resolve_checkpoint(cfg, "pretrain"))
+    check_compatible(cfg, checkpoint)
+    prepared = prepare(cfg, featurizer=checkpoint.featurizer)
+    scale, y = _box_office_target(prepared)
+    model = {"leaves": _finetune_leaves, "prior": _finetune_prior, "refit": _finetune_refit}[strategy](cfg, checkpoint, prepared, y)
+    return _validate_and_save(cfg, "finetune", model, prepared, prepared.raw, y, scale,
+                              extra={"strategy": strategy, "pretrain_checkpoint": str(checkpoint.path)})
+
+
+def pretraining_target(prepared: Prepared, kind: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Rows of the pretraining set with a target, the standardised target, and its description.
+
+    ``both`` is the mean of the standardised rating and standardised log review count (each
+    where known): one reception score, so one stack can learn from both signals.
+    """
+    if kind not in PRETRAIN_TARGETS:
+        raise PelError(f"unknown pretrain.target '{kind}'; choose one of: {', '.join(PRETRAIN_TARGETS)}")
+    rows = prepared.split.pretrain
+    names = ("rating", "votes") if kind == "both" else (kind,)
+    scales = [TargetScale.fit(prepared.films, name, rows) for name in names]
+    standardised = np.column_stack([scale.encode(prepared.films)[rows] for scale in scales])
+    known = ~np.isnan(standardised).all(axis=1)
+    y = np.nanmean(standardised[known], axis=1)
+    target = scales[0].to_dict() if kind != "both" else {"name": "both", "log": False, "mean": 0.0, "std": 1.0,
+                                                          "parts": [s.to_dict() for s in scales]}
+    return rows[known], y, target
+
+
+def _box_office_target(prepared: Prepared) -> tuple[TargetScale, np.ndarray]:
+    scale = TargetScale.fit(prepared.films, "revenue", prepared.split.train)
+    return scale, scale.encode(prepared.films)
+
+
+def _finetune_leaves(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndarray) -> Forecaster:
+    """Gradient descent on leaf values, networks and the selection head through the compiled stack."""
+    model = copy.deepcopy(checkpoint.model).double()
+    train, val = prepared.split.train, prepared.split.val
+    # Start from the least-squares map of the pretrained scale (ratings) onto box office.
+    slope, intercept = np.polyfit(predict_batches(model, prepared.raw[train]), y[train], 1)
+    with torch.no_grad():
+        model.output_scale.mul_(slope)
+        model.output_shift.mul_(slope).add_(intercept)
+    f = cfg.finetune
+    module = PELModule(model, learning_rate=f.learning_rate, train=tuple(f.train), weight_decay=f.weight_decay,
+                       hparams=_flat_config(cfg))
+    best = BestWeights()
+    trainer = build_trainer(cfg, max_epochs=f.max_epochs, callbacks=[best, pl.callbacks.EarlyStopping("val/loss", patience=f.patience)])
+    trainer.fit(module, _loader(prepared.raw[train], y[train], f.batch_size, shuffle=True, seed=cfg.seed),
+                _loader(prepared.raw[val], y[val], f.batch_size))
+    best.restore(module)
+    return module.model.eval()
+
+
+def _finetune_prior(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndarray) -> Forecaster:
+    """A box-office stack that sees the pretrained model's prediction as one more feature."""
+    prior = checkpoint.model.double().eval()
+    train = prepared.split.train
+    prediction = predict_batches(prior, prepared.raw)
+    raw = np.hstack([prepared.raw, prediction[:, None]])
+    mean = np.append(prepared.featurizer.mean_, prediction[train].mean())
+    std = np.append(prepared.featurizer.std_, prediction[train].std() or 1.0)
+    features = ((raw - mean) / std).astype(np.float32)  # exactly what the compiled Standardize computes
+    ensemble = build_stack(cfg).fit(features[train], y[train])
+    return Forecaster(compile_stack(ensemble, mean, std), prior=prior)
+
+
+def _finetune_refit(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndarray) -> Forecaster:
+    """Refit every learner on box office; the networks start from the pretrained networks' weights."""
+    ensemble = build_stack(cfg)
+    pretrained_layers = checkpoint.model.stack.layers
+    if len(pretrained_layers) != len(ensemble.layers):
+        raise CheckpointError(f"{checkpoint.path}: pretrained stack has {len(pretrained_layers)} layers, the config {len(ensemble.layers)}; "
+                              "use the pretraining stack config")
+    for learners, pretrained in zip(ensemble.layers, pretrained_layers):
+        for learner in learners:
+            if learner.name == "neural_net" and "neural_net" in pretrained.names:
+                learner.initial_network = pretrained.learners[pretrained.names.index("neural_net")].folds[0]
+    train = prepared.split.train
+    ensemble.fit(prepared.features[train], y[train])
+    return Forecaster(compile_stack(ensemble, prepared.featurizer.mean_, prepared.featurizer.std_))
+
+
+def _validate_and_save(cfg, stage, model, prepared, raw, y, scale, extra=None) -> StageResult:
+    val = prepared.split.val
+    module = PELModule(model, hparams=_flat_config(cfg))
+    trainer = build_trainer(cfg, max_epochs=1)
+    results = trainer.validate(module, _loader(raw[val], y[val], 1024), verbose=False)[0]
+    metrics = {k: float(v) for k, v in results.items()}
+    trainer.logger.log_hyperparams(_flat_config(cfg), metrics)
+    path = _save(cfg, stage, model, prepared.featurizer, scale.to_dict(), extra)
+    return StageResult(stage, path, metrics)
+
+
+def regression_metrics(y: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
+    residual = y - prediction
+    return {"r2": float(1 - (residual ** 2).sum() / ((y - y.mean()) ** 2).sum()),
+            "mse": float((residual ** 2).mean()), "mae": float(np.abs(residual).mean())}
+
+
+class BestWeights(pl.Callback):
+    """Keeps the weights of the best validation loss in memory; ``restore`` puts them back."""
+
+    def __init__(self):
+        self.best, self.state = np.inf, None
+
+    def on_validation_end(self, trainer, module):
+        loss = float(trainer.callback_metrics.get("val/loss", np.inf))
+        if loss < self.best:
+            self.best, self.state = loss, copy.deepcopy(module.model.state_dict())
+
+    def restore(self, module):
+        if self.state is not None:
+            module.model.load_state_dict(self.state)
+
+
+def build_logger(cfg) -> TensorBoardLogger:
+    return TensorBoardLogger(save_dir=cfg.logger.save_dir, name=cfg.stage, version=time.strftime("%Y%m%d-%H%M%S"),
+                             default_hp_metric=False)
+
+
+def build_trainer(cfg, *, max_epochs: int, callbacks=()) -> pl.Trainer:
+    t = cfg.trainer
+    return pl.Trainer(accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, max_epochs=max_epochs,
+                      logger=build_logger(cfg), callbacks=list(callbacks), enable_checkpointing=False,
+                      enable_model_summary=False, log_every_n_steps=1, num_sanity_val_steps=0,
+                      enable_progress_bar=t.progress_bar, deterministic=True)
+
+
+def _loader(raw, y, batch_size, shuffle=False, seed=0) -> DataLoader:
+    dataset = TensorDataset(torch.from_numpy(np.ascontiguousarray(raw)), torch.from_numpy(np.ascontiguousarray(y)))
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
+
+
+def resolve_checkpoint(cfg, stage: str) -> Path:
+    """``cfg.ckpt_path``, or the newest checkpoint of ``stage`` under ``cfg.checkpoints_dir``."""
+    if cfg.get("ckpt_path"):
+        return Path(cfg.ckpt_path)
+    candidates = sorted(Path(cfg.checkpoints_dir, stage).glob("*.safetensors"), key=lambda p: p.stat().st_mtime)
+    if not candidates:
+        raise CheckpointError(f"no {stage} checkpoint under {Path(cfg.checkpoints_dir, stage)}; "
+                              f"run python train.py stage={stage} first or pass ckpt_path=")
+    return candidates[-1]
+
+
+def check_compatible(cfg, checkpoint: Checkpoint) -> None:
+    """The checkpoint must come from the same films, split and feature settings: anything else leaks or mismatches."""
+    saved = checkpoint.spec.get("extra", {}).get("split")
+    if saved != split_signature(cfg):
+        raise CheckpointError(f"{checkpoint.path}: pretrained on another data/split ({saved}); "
+                              f"pretrain again with this config (now {split_signature(cfg)})")
+    expected = build_featurizer(cfg)
+    _, spec = checkpoint.featurizer.state()
+    for name in ("targets", "lead_cast", "smoothing", "top_languages", "top_countries", "min_genre_films", "temporal_differences"):
+        want = getattr(expected, name)
+        if (list(want) if isinstance(want, tuple) else want) != spec[name]:
+            raise CheckpointError(f"{checkpoint.path}: its features differ from the config's (features.{name}: "
+                                  f"checkpoint {spec[name]}, config {want}); use the checkpoint's feature settings")
+
+
+def _save(cfg, stage, model, featurizer, target, extra=None) -> Path:
+    name = f"{stage}-{cfg.split.kind}-seed{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors"
+    path = save_checkpoint(Path(cfg.checkpoints_dir, stage, name), model, featurizer, stage=stage, target=target,
+                           extra={"split": split_signature(cfg), "config": OmegaConf.to_container(cfg, resolve=True), **(extra or {})})
+    log.info("saved %s", path)
+    return path
+
+
+def _flat_config(cfg) -> dict:
+    flat = {}
+
+    def walk(prefix, node):
+        for key, value in node.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict):
+                walk(f"{name}.", value)
+            else:
+                flat[name] = value if isinstance(value, (int, float, str, bool)) else str(value)
+
+    walk("", OmegaConf.to_container(cfg, resolve=True))
+    return flat

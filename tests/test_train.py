@@ -1,0 +1,107 @@
+"""The stages end to end with tiny learners: pretrain -> finetune (each strategy) -> evaluate -> predict."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from pel_torch.checkpoint import CheckpointError, load_checkpoint
+from pel_torch.errors import DataError, PelError
+from pel_torch.evaluation import evaluate_checkpoint
+from pel_torch.predict import predict_file
+from pel_torch.stages import finetune, pretrain, scratch
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["stack.n_folds=2", "++stack.learners.catboost.iterations=20", "++stack.learners.random_forest.n_estimators=10",
+        "++stack.learners.lightgbm.n_estimators=20", "++stack.learners.xgboost.n_estimators=20",
+        "++stack.learners.neural_net.max_epochs=2", "finetune.max_epochs=2", "trainer.progress_bar=false"]
+
+
+def config(tmp, *overrides, name="train"):
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        return compose(name, overrides=[*TINY, f"checkpoints_dir={tmp}", f"logger.save_dir={tmp}/tb", *overrides])
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
+    result = pretrain(config(tmp, "stage=pretrain"))
+    return tmp, result
+
+
+def test_pretrain_saves_a_checkpoint_that_predicts_ratings(workdir):
+    tmp, result = workdir
+    assert result.checkpoint.parent == tmp / "pretrain" and result.checkpoint.exists()
+    assert 0.2 < result.metrics["pretrain/oof_r2"] < 0.9
+    spec = load_checkpoint(result.checkpoint).spec
+    assert spec["stage"] == "pretrain" and spec["target"]["name"] == "rating"
+    assert list((tmp / "tb" / "pretrain").iterdir())  # a TensorBoard run directory
+
+
+@pytest.mark.parametrize("strategy", ["prior", "refit", "leaves"])
+def test_finetune_strategies_reload_the_newest_pretrain_checkpoint(workdir, strategy):
+    tmp, pretrained = workdir
+    result = finetune(config(tmp, "stage=finetune", f"finetune.strategy={strategy}"))
+    checkpoint = load_checkpoint(result.checkpoint)
+    assert checkpoint.spec["extra"]["strategy"] == strategy
+    assert checkpoint.spec["extra"]["pretrain_checkpoint"] == str(pretrained.checkpoint)
+    assert result.metrics["val/r2"] > 0.3
+    metrics = evaluate_checkpoint(config(tmp, name="evaluate"), checkpoint)
+    assert metrics["test/r2"] > 0.3 and metrics["test/films"] > 500
+
+
+def test_scratch_and_batch_prediction(workdir, tmp_path):
+    tmp, _ = workdir
+    result = scratch(config(tmp, "stage=scratch"))
+    films = pd.DataFrame({"id": ["a", "b", "c", "d"], "title": ["Heat", None, "Casino", "Ronin"],
+                          "year": ["1995", "1995", "1995", "1998"], "director": ["Michael Mann", "", "Martin Scorsese", "John Frankenheimer"],
+                          "budget": ["60000000", "1", "lots", "55000000"], "genres": ["Crime|Drama", "", "Crime", "Action"]})
+    source = tmp_path / "films.csv"
+    films.to_csv(source, index=False)
+    summary = predict_file(load_checkpoint(result.checkpoint), source, tmp_path / "out.csv", batch_size=2)
+    out = pd.read_csv(tmp_path / "out.csv", dtype={"id": str})
+    assert list(out["id"]) == ["a", "b", "c", "d"] and summary.scored == 2
+    assert out.loc[1, "reason"] == "no title" and out.loc[2, "reason"] == "budget is not a number: 'lots'"
+    assert out["predicted_revenue_usd"].notna().tolist() == [True, False, False, True]
+    assert (out.loc[[0, 3], "predicted_revenue_usd"] > 1e4).all()
+    with pytest.raises(DataError, match="already exists"):
+        predict_file(load_checkpoint(result.checkpoint), source, tmp_path / "out.csv")
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"title": [None, ""], "budget": ["x", "y"]}).to_csv(bad, index=False)
+    with pytest.raises(DataError, match="no usable rows"):
+        predict_file(load_checkpoint(result.checkpoint), bad, tmp_path / "none.csv")
+    assert not (tmp_path / "none.csv").exists() and not list(tmp_path.glob(".*part"))
+
+
+@pytest.mark.parametrize("overrides, error, message", [
+    (["stage=finetune", "split=random"], CheckpointError, "pretrained on another data/split"),
+    (["stage=finetune", "features.smoothing=3"], CheckpointError, r"features differ .*features.smoothing"),
+    (["stage=finetune", "finetune.strategy=magic"], PelError, "unknown finetune.strategy 'magic'"),
+    (["stage=finetune", "ckpt_path=/nonexistent.safetensors"], CheckpointError, "checkpoint not found"),
+    (["stage=pretrain", "pretrain.target=revenue"], PelError, "unknown pretrain.target 'revenue'"),
+])
+def test_bad_stage_settings(workdir, overrides, error, message):
+    tmp, _ = workdir
+    stage = {"finetune": finetune, "pretrain": pretrain}[overrides[0].split("=")[1]]
+    with pytest.raises(error, match=message):
+        stage(config(tmp, *overrides))
+
+
+def test_finetune_without_any_pretrain_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match=r"no pretrain checkpoint under .*run python train.py stage=pretrain"):
+        finetune(config(tmp_path, "stage=finetune"))
+
+
+@pytest.mark.parametrize("script, args, message", [
+    ("train.py", ["stage=fly"], "error: unknown stage 'fly'"),
+    ("evaluate.py", ["checkpoints_dir=/nonexistent"], "error: no finetune checkpoint under /nonexistent"),
+    ("evaluate.py", ["ckpt_path=README.md"], "error: README.md: not a readable pel_torch checkpoint"),
+])
+def test_entry_points_fail_with_one_line(script, args, message):
+    result = subprocess.run([sys.executable, script, *args], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(message)

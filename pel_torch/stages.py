@@ -113,11 +113,9 @@ def _finetune_leaves(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndar
     f = cfg.finetune
     module = PELModule(model, learning_rate=f.learning_rate, train=tuple(f.train), weight_decay=f.weight_decay,
                        hparams=_flat_config(cfg))
-    best = BestWeights()
-    trainer = build_trainer(cfg, max_epochs=f.max_epochs, callbacks=[best, pl.callbacks.EarlyStopping("val/loss", patience=f.patience)])
+    trainer = build_trainer(cfg, max_epochs=f.max_epochs, callbacks=[BestWeights(), pl.callbacks.EarlyStopping("val/loss", patience=f.patience)])
     trainer.fit(module, _loader(prepared.raw[train], y[train], f.batch_size, shuffle=True, seed=cfg.seed),
                 _loader(prepared.raw[val], y[val], f.batch_size))
-    best.restore(module)
     return module.model.eval()
 
 
@@ -153,7 +151,8 @@ def _finetune_refit(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndarr
 def _validate_and_save(cfg, stage, model, prepared, raw, y, scale, extra=None) -> StageResult:
     val = prepared.split.val
     module = PELModule(model, hparams=_flat_config(cfg))
-    trainer = build_trainer(cfg, max_epochs=1)
+    # One process scores every validation film exactly once (a distributed sampler pads uneven shards).
+    trainer = build_trainer(cfg, max_epochs=1, single_device=True)
     results = trainer.validate(module, _loader(raw[val], y[val], 1024), verbose=False)[0]
     metrics = {k: float(v) for k, v in results.items()}
     trainer.logger.log_hyperparams(_flat_config(cfg), metrics)
@@ -168,7 +167,11 @@ def regression_metrics(y: np.ndarray, prediction: np.ndarray) -> dict[str, float
 
 
 class BestWeights(pl.Callback):
-    """Keeps the weights of the best validation loss in memory; ``restore`` puts them back."""
+    """Keeps the weights of the best validation loss and puts them back when fitting ends.
+
+    Restoring inside ``on_fit_end`` (in every process) means that with ``ddp_spawn`` the weights
+    Lightning sends back to the main process are already the best ones.
+    """
 
     def __init__(self):
         self.best, self.state = np.inf, None
@@ -178,7 +181,7 @@ class BestWeights(pl.Callback):
         if loss < self.best:
             self.best, self.state = loss, copy.deepcopy(module.model.state_dict())
 
-    def restore(self, module):
+    def on_fit_end(self, trainer, module):
         if self.state is not None:
             module.model.load_state_dict(self.state)
 
@@ -188,9 +191,14 @@ def build_logger(cfg) -> TensorBoardLogger:
                              default_hp_metric=False)
 
 
-def build_trainer(cfg, *, max_epochs: int, callbacks=()) -> pl.Trainer:
+def build_trainer(cfg, *, max_epochs: int, callbacks=(), single_device: bool = False) -> pl.Trainer:
     t = cfg.trainer
-    return pl.Trainer(accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, max_epochs=max_epochs,
+    devices, strategy = (1, "auto") if single_device else (t.devices, t.strategy)
+    if "spawn" in str(strategy):
+        # A compiled stack holds thousands of small tensors; passing each through its own file
+        # descriptor to the spawned processes fails ("unable to resize file"), files do not.
+        torch.multiprocessing.set_sharing_strategy("file_system")
+    return pl.Trainer(accelerator=t.accelerator, devices=devices, strategy=strategy, max_epochs=max_epochs,
                       logger=build_logger(cfg), callbacks=list(callbacks), enable_checkpointing=False,
                       enable_model_summary=False, log_every_n_steps=1, num_sanity_val_steps=0,
                       enable_progress_bar=t.progress_bar, deterministic=True)

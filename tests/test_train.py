@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -105,3 +106,16 @@ def test_entry_points_fail_with_one_line(script, args, message):
     result = subprocess.run([sys.executable, script, *args], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(message)
+
+
+def test_finetune_with_ddp_on_two_cpu_processes(workdir):
+    tmp, pretrained = workdir
+    result = finetune(config(tmp, "stage=finetune", "finetune.strategy=leaves", "finetune.max_epochs=2", "trainer=ddp"))
+    checkpoint = load_checkpoint(result.checkpoint)
+    assert checkpoint.spec["extra"]["config"]["trainer"]["strategy"] == "ddp_spawn"
+    assert checkpoint.spec["extra"]["config"]["trainer"]["devices"] == 2
+    # The weights trained in the spawned processes came back to the main process and were saved.
+    before = load_checkpoint(pretrained.checkpoint).model.stack.layers[0].learners[2].folds[0].value
+    after = checkpoint.model.stack.layers[0].learners[2].folds[0].value
+    assert not torch.equal(before, after)
+    assert result.metrics["val/r2"] > 0.1

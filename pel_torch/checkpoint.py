@@ -7,8 +7,6 @@ corruption that still parses; a truncated file fails to parse. Either way the us
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -19,6 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from pel_torch import __version__
+from pel_torch.atomic import atomic_output
 from pel_torch.errors import PelError
 from pel_torch.features import FilmFeaturizer
 from pel_torch.stack.build import build_forecaster, forecaster_spec
@@ -66,14 +65,8 @@ def save_checkpoint(path: str | Path, model: Forecaster, featurizer: FilmFeaturi
         "model": forecaster_spec(model), "featurizer": featurizer_spec, "extra": extra or {},
         "checksum": _checksum(tensors),
     }
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(handle)
-    try:
+    with atomic_output(path) as temporary:
         save_file(tensors, temporary, metadata={"spec": json.dumps(spec)})
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return path
 
 

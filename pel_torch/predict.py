@@ -5,8 +5,6 @@ and a reason; they are never dropped. The output is written to a temporary file 
 the end, so an interrupted run leaves nothing half-written.
 """
 
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from pel_torch.atomic import atomic_output
 from pel_torch.checkpoint import Checkpoint
 from pel_torch.data import schema
 from pel_torch.data.cleaning import to_canonical
@@ -51,24 +50,17 @@ def predict_file(checkpoint: Checkpoint, source: str | Path, output: str | Path,
                         f"{checkpoint.spec['target']['name']}, not box office; use a finetune or scratch checkpoint")
     scale = TargetScale.from_dict(checkpoint.spec["target"])
     model = checkpoint.model.to(device)
-    handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
-    os.close(handle)
     rows = scored = 0
-    try:
-        with open(temporary, "w", newline="") as file:
-            file.write(",".join(OUTPUT_COLUMNS) + "\n")
-            for chunk in read_chunks(source, batch_size):
-                frame = _score_chunk(chunk, rows, checkpoint, model, scale, batch_size, device, str(source))
-                frame.to_csv(file, header=False, index=False)
-                rows += len(chunk)
-                scored += int(frame["reason"].eq("").sum())
+    with atomic_output(output) as temporary, open(temporary, "w", newline="") as file:
+        file.write(",".join(OUTPUT_COLUMNS) + "\n")
+        for chunk in read_chunks(source, batch_size):
+            frame = _score_chunk(chunk, rows, checkpoint, model, scale, batch_size, device, str(source))
+            frame.to_csv(file, header=False, index=False)
+            rows += len(chunk)
+            scored += int(frame["reason"].eq("").sum())
         if rows == 0 or scored == 0:
             raise DataError(f"{source}: no usable rows ({rows} read, none scorable); each film needs at least a title "
                             "and numbers that parse")
-        os.replace(temporary, output)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return PredictionSummary(rows, scored, output)
 
 

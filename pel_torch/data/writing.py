@@ -1,11 +1,10 @@
 """Write a canonical table atomically: a crash or a bad path never leaves half a file."""
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from pel_torch.atomic import atomic_output
 from pel_torch.errors import DataError
 
 
@@ -19,15 +18,9 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, overwrite: bool = Fals
         raise DataError(f"{path}: already exists; choose another path or pass overwrite=true / --overwrite")
     if not path.parent.exists():
         raise DataError(f"{path.parent}: folder does not exist; create it first")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(handle)
-    try:
+    with atomic_output(path) as temporary:
         if suffix == ".csv":
             frame.to_csv(temporary, index=False, date_format="%Y-%m-%d")
         else:
             frame.to_parquet(temporary, index=False)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return path

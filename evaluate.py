@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.cli import exits_cleanly
+from pel_torch.errors import PelError
 from pel_torch.evaluation import evaluate_checkpoint
 from pel_torch.predict import predict_file
 from pel_torch.stages import resolve_checkpoint
@@ -29,8 +30,6 @@ def main(cfg: DictConfig) -> None:
     checkpoint = load_checkpoint(resolve_checkpoint(cfg, cfg.evaluate_stage), device=cfg.device)
     if cfg.predict.input or cfg.predict.output:
         if not (cfg.predict.input and cfg.predict.output):
-            from pel_torch.errors import PelError
-
             raise PelError("batch prediction needs both predict.input=FILE and predict.output=FILE")
         summary = predict_file(checkpoint, cfg.predict.input, cfg.predict.output, batch_size=cfg.predict.batch_size,
                                device=cfg.device, overwrite=cfg.overwrite)

@@ -60,7 +60,7 @@ def scratch(cfg: DictConfig) -> StageResult:
     train = prepared.split.train
     model = Forecaster(compile_stack(build_stack(cfg).fit(prepared.features[train], y[train]),
                                      prepared.featurizer.mean_, prepared.featurizer.std_))
-    return _validate_and_save(cfg, "scratch", model, prepared, prepared.raw, y, scale)
+    return _validate_and_save(cfg, "scratch", model, prepared, y, scale)
 
 
 def finetune(cfg: DictConfig) -> StageResult:
@@ -73,7 +73,7 @@ def finetune(cfg: DictConfig) -> StageResult:
     prepared = prepare(cfg, featurizer=checkpoint.featurizer)
     scale, y = _box_office_target(prepared)
     model = {"leaves": _finetune_leaves, "prior": _finetune_prior, "refit": _finetune_refit}[strategy](cfg, checkpoint, prepared, y)
-    return _validate_and_save(cfg, "finetune", model, prepared, prepared.raw, y, scale,
+    return _validate_and_save(cfg, "finetune", model, prepared, y, scale,
                               extra={"strategy": strategy, "pretrain_checkpoint": str(checkpoint.path)})
 
 
@@ -148,12 +148,12 @@ def _finetune_refit(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndarr
     return Forecaster(compile_stack(ensemble, prepared.featurizer.mean_, prepared.featurizer.std_))
 
 
-def _validate_and_save(cfg, stage, model, prepared, raw, y, scale, extra=None) -> StageResult:
+def _validate_and_save(cfg, stage, model, prepared, y, scale, extra=None) -> StageResult:
     val = prepared.split.val
     module = PELModule(model, hparams=_flat_config(cfg))
     # One process scores every validation film exactly once (a distributed sampler pads uneven shards).
     trainer = build_trainer(cfg, max_epochs=1, single_device=True)
-    results = trainer.validate(module, _loader(raw[val], y[val], 1024), verbose=False)[0]
+    results = trainer.validate(module, _loader(prepared.raw[val], y[val], 1024), verbose=False)[0]
     metrics = {k: float(v) for k, v in results.items()}
     trainer.logger.log_hyperparams(_flat_config(cfg), metrics)
     path = _save(cfg, stage, model, prepared.featurizer, scale.to_dict(), extra)

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from sklearn.neural_network import MLPRegressor
 
 from pel_torch.checkpoint import load_checkpoint
+from pel_torch.errors import PelError
 from pel_torch.evaluation import evaluate_checkpoint
 from pel_torch.features.targets import TargetScale
 from pel_torch.learners import make_learner
@@ -40,8 +41,6 @@ QUICK = {"stack": {"learners": {"catboost": {"iterations": 40}, "random_forest":
 def run_table2(cfg: DictConfig) -> list[Path]:
     """Runs every (split, seed), interleaving splits, and rewrites the reports after each one."""
     if cfg.table2 not in ("full", "quick"):
-        from pel_torch.errors import PelError
-
         raise PelError(f"table2={cfg.table2}: choose full or quick")
     seeds = list(range(cfg.table2_seeds if cfg.table2 == "full" else 1))
     results = {split: {model: {m: [] for m in METRICS} for model in MODELS} for split in SPLITS}

@@ -2,12 +2,12 @@
 
 import os
 
+from pel_torch.errors import PelError
+
 
 def limit_threads(threads: int) -> None:
     """Cap OpenMP/BLAS pools and torch at ``threads``; learners read the same number from config."""
     if threads < 1:
-        from pel_torch.errors import PelError
-
         raise PelError(f"threads={threads}: must be at least 1")
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = str(threads)

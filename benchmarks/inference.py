@@ -9,6 +9,7 @@ repeats; peak memory is the resident-memory growth during the call.
 """
 
 import argparse
+import copy
 import json
 import logging
 import statistics
@@ -20,7 +21,7 @@ import torch
 
 from common import QUICK, config, fit_default_stack, peak_memory, rating_table
 from pel_torch.compile import compile_stack
-from pel_torch.inference import predict_batches
+from pel_torch.inference import compile_trees, predict_batches
 
 
 def timed(function, repeats: int) -> tuple[float, float, np.ndarray]:
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=8192)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the stack (Inductor; needs a C++ compiler on CPU)")
     parser.add_argument("--quick", action="store_true", help="tiny learners: checks the script runs")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -52,28 +54,40 @@ def main() -> None:
     ensemble, _ = fit_default_stack(cfg, prepared.features[rows], y, progress=not args.json)
     stack = compile_stack(ensemble, prepared.featurizer.mean_, prepared.featurizer.std_)
     featurizer = prepared.featurizer
+    compiled_stack, compile_seconds = None, None
+    if args.compile:
+        started = time.perf_counter()
+        compiled_stack = compile_trees(copy.deepcopy(stack))
+        predict_batches(compiled_stack, raw_all[:args.batch_size], batch_size=args.batch_size, pad=True)
+        compile_seconds = round(time.perf_counter() - started, 1)
     rng = np.random.default_rng(0)
     results = []
     for size in args.sizes:
         raw = raw_all[rng.integers(0, len(raw_all), size)]
         native_s, native_mib, native = timed(lambda: ensemble.predict(featurizer.standardize(raw)), args.repeats)
-        torch_s, torch_mib, compiled = timed(lambda: predict_batches(stack, raw, batch_size=args.batch_size), args.repeats)
-        results.append({
-            "rows": size, "rows_per_s_torch": round(size / torch_s), "rows_per_s_native": round(size / native_s),
-            "ratio": round(native_s / torch_s, 3), "peak_mib_torch": round(torch_mib, 1), "peak_mib_native": round(native_mib, 1),
-            "max_abs_diff": float(np.abs(compiled - native).max()),
-        })
+        torch_s, torch_mib, eager = timed(lambda: predict_batches(stack, raw, batch_size=args.batch_size), args.repeats)
+        result = {"rows": size, "rows_per_s_torch": round(size / torch_s), "rows_per_s_native": round(size / native_s),
+                  "ratio": round(native_s / torch_s, 3), "peak_mib_torch": round(torch_mib, 1), "peak_mib_native": round(native_mib, 1),
+                  "max_abs_diff": float(np.abs(eager - native).max())}
+        if compiled_stack is not None:
+            fused_s, fused_mib, fused = timed(lambda: predict_batches(compiled_stack, raw, batch_size=args.batch_size, pad=True), args.repeats)
+            result.update({"rows_per_s_compiled": round(size / fused_s), "ratio_compiled": round(native_s / fused_s, 3),
+                           "peak_mib_compiled": round(fused_mib, 1), "max_abs_diff_compiled": float(np.abs(fused - native).max())})
+        results.append(result)
     meta = {"threads": args.threads, "batch_size": args.batch_size, "repeats": args.repeats, "quick": args.quick,
+            "compiled": args.compile, "compile_seconds": compile_seconds,
             "torch": torch.__version__, "trained_rows": int(len(y)), "date": time.strftime("%Y-%m-%d")}
     if args.json:
         print(json.dumps({**meta, "results": results}))
         return
-    print(f"| rows | torch rows/s | native rows/s | ratio (torch/native speed) | peak MiB torch | peak MiB native | max abs diff |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    compiled = ["compiled rows/s", "ratio (compiled)"] if args.compile else []
+    header = ["rows", "native rows/s", "torch rows/s", "ratio (torch/native speed)", *compiled, "peak MiB torch", "peak MiB native", "max abs diff"]
+    print("| " + " | ".join(header) + " |\n|" + "---:|" * len(header))
     for r in results:
-        print(f"| {r['rows']:,} | {r['rows_per_s_torch']:,} | {r['rows_per_s_native']:,} | {r['ratio']:.2f} | "
-              f"{r['peak_mib_torch']:.0f} | {r['peak_mib_native']:.0f} | {r['max_abs_diff']:.1e} |")
-
+        cells = [f"{r['rows']:,}", f"{r['rows_per_s_native']:,}", f"{r['rows_per_s_torch']:,}", f"{r['ratio']:.2f}"]
+        cells += [f"{r['rows_per_s_compiled']:,}", f"{r['ratio_compiled']:.2f}"] if args.compile else []
+        cells += [f"{r['peak_mib_torch']:.0f}", f"{r['peak_mib_native']:.0f}", f"{r['max_abs_diff']:.1e}"]
+        print("| " + " | ".join(cells) + " |")
 
 if __name__ == "__main__":
     main()

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
 
-from pel_torch.compile.tree_modules import ObliviousEnsemble, TreeEnsemble
+from pel_torch.compile.tree_modules import ObliviousEnsemble, PerfectTreeEnsemble, TreeEnsemble
 from pel_torch.errors import PelError
 from pel_torch.learners.neural_net import TabularMLP
 from pel_torch.stack.forecaster import Forecaster
@@ -29,7 +29,7 @@ def parameter_groups(model: Forecaster) -> dict[str, list[nn.Parameter]]:
     """Trainable parameters of ``model.stack`` by kind; the prior stack is never trained."""
     groups = {name: [] for name in PARAMETER_GROUPS}
     for module in model.stack.modules():
-        if isinstance(module, (TreeEnsemble, ObliviousEnsemble)):
+        if isinstance(module, (TreeEnsemble, PerfectTreeEnsemble, ObliviousEnsemble)):
             groups["leaves"] += list(module.parameters())
         elif isinstance(module, TabularMLP):
             groups["network"] += list(module.parameters())

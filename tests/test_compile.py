@@ -8,8 +8,11 @@ import torch
 
 from conftest import SMALL
 from pel_torch.compile import to_torch
-from pel_torch.compile.parse_xgboost import base_score
-from pel_torch.compile.tree_arrays import float32_at_most, float32_below
+from pel_torch.compile.parse_xgboost import base_score, parse_xgboost
+from pel_torch.compile.parse_lightgbm import parse_lightgbm
+from pel_torch.compile.parse_sklearn import parse_forest
+from pel_torch.compile.tree_arrays import concatenate_trees, float32_at_most, float32_below, perfect_layout
+from pel_torch.compile.tree_modules import PerfectTreeEnsemble, TreeEnsemble
 from pel_torch.learners import LEARNERS, make_learner
 
 RTOL, ATOL = 1e-4, 1e-6
@@ -75,7 +78,7 @@ def test_stack_gradients_reach_leaves_network_and_head(small_stack, box_office):
     assert named["head.weights"].grad is not None
     first = stack.layers[0].learners
     assert first[0].folds[0].leaf_values.grad.abs().sum() > 0          # catboost
-    assert first[2].folds[0].value.grad.abs().sum() > 0                # lightgbm
+    assert first[2].folds[0].leaf_values.grad.abs().sum() > 0                # lightgbm
     assert first[4].folds[0].body[0].weight.grad.abs().sum() > 0       # neural net
 
 
@@ -94,3 +97,39 @@ def test_threshold_rounding_keeps_comparisons_exact():
     below = float32_below(strict)
     for x in np.concatenate([strict, below, np.nextafter(strict, np.float32(np.inf))]):
         assert ((x < strict) == (x <= below)).all()
+
+
+TREE_PARSERS = {
+    "random_forest": lambda learner: parse_forest(learner.model_),
+    "extra_trees": lambda learner: parse_forest(learner.model_),
+    "lightgbm": lambda learner: parse_lightgbm(learner.model_.booster_),
+    "xgboost": lambda learner: parse_xgboost(learner.model_.get_booster()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TREE_PARSERS))
+def test_complete_tree_layout_equals_child_pointer_traversal(name, box_office):
+    """Both tree kernels walk the same splits: their predictions are bit-identical, leaf gradients too."""
+    n = box_office["n_train"]
+    learner = make_learner(name, SMALL[name], seed=5).fit(box_office["X"][:n], box_office["y"][:n])
+    arrays = TREE_PARSERS[name](learner)
+    pointers, perfect = TreeEnsemble.from_arrays(arrays), PerfectTreeEnsemble.from_arrays(perfect_layout(arrays))
+    x = torch.from_numpy(box_office["X"]).double()
+    expected, actual = pointers(x), perfect(x)
+    assert torch.equal(expected, actual)
+    assert_parity(actual.detach(), learner.predict(box_office["X"]))
+    actual.sum().backward()
+    reached = perfect.leaf_values.grad.count_nonzero()
+    assert reached > 0 and reached <= (arrays.left == np.arange(len(arrays.left))).sum()
+
+
+def test_perfect_layout_pads_shallow_leaves_to_their_leftmost_slot():
+    # root splits on feature 1 at 0.5; its left child is a leaf (value 1), its right child splits on feature 0 at 2.0
+    arrays = concatenate_trees([{"feature": [1, 0, 0, 0, 0], "threshold": [0.5, 0, 2.0, 0, 0], "left": [1, -1, 3, -1, -1],
+                                 "right": [2, -1, 4, -1, -1], "value": [0, 1.0, 0, 2.0, 3.0]}], depth=2)
+    perfect = perfect_layout(arrays)
+    assert perfect.leaf_values.tolist() == [[1.0, 0.0, 2.0, 3.0]]
+    assert perfect.threshold[0, 1] == np.inf
+    module = PerfectTreeEnsemble.from_arrays(perfect)
+    out = module(torch.tensor([[0.0, 0.0], [3.0, 1.0], [1.0, 1.0], [0.0, 0.5]], dtype=torch.float64))
+    assert out.tolist() == [1.0, 3.0, 2.0, 1.0]

@@ -115,7 +115,7 @@ def test_finetune_with_ddp_on_two_cpu_processes(workdir):
     assert checkpoint.spec["extra"]["config"]["trainer"]["strategy"] == "ddp_spawn"
     assert checkpoint.spec["extra"]["config"]["trainer"]["devices"] == 2
     # The weights trained in the spawned processes came back to the main process and were saved.
-    before = load_checkpoint(pretrained.checkpoint).model.stack.layers[0].learners[2].folds[0].value
-    after = checkpoint.model.stack.layers[0].learners[2].folds[0].value
+    before = load_checkpoint(pretrained.checkpoint).model.stack.layers[0].learners[2].folds[0].leaf_values
+    after = checkpoint.model.stack.layers[0].learners[2].folds[0].leaf_values
     assert not torch.equal(before, after)
     assert result.metrics["val/r2"] > 0.1

@@ -8,16 +8,16 @@ from pel_torch.compile.parse_catboost import parse_catboost
 from pel_torch.compile.parse_lightgbm import parse_lightgbm
 from pel_torch.compile.parse_sklearn import parse_forest
 from pel_torch.compile.parse_xgboost import parse_xgboost
-from pel_torch.compile.tree_modules import ObliviousEnsemble, TreeEnsemble
+from pel_torch.compile.tree_modules import ObliviousEnsemble, tree_module
 from pel_torch.learners.base import Learner
 from pel_torch.learners.stacking import StackedEnsemble
 from pel_torch.stack.modules import BaggedModule, EnsembleSelection, Stack, StackLayer, Standardize
 
 CONVERTERS = {
-    "random_forest": lambda learner: TreeEnsemble.from_arrays(parse_forest(learner.model_)),
-    "extra_trees": lambda learner: TreeEnsemble.from_arrays(parse_forest(learner.model_)),
-    "lightgbm": lambda learner: TreeEnsemble.from_arrays(parse_lightgbm(learner.model_.booster_)),
-    "xgboost": lambda learner: TreeEnsemble.from_arrays(parse_xgboost(learner.model_.get_booster())),
+    "random_forest": lambda learner: tree_module(parse_forest(learner.model_)),
+    "extra_trees": lambda learner: tree_module(parse_forest(learner.model_)),
+    "lightgbm": lambda learner: tree_module(parse_lightgbm(learner.model_.booster_)),
+    "xgboost": lambda learner: tree_module(parse_xgboost(learner.model_.get_booster())),
     "catboost": lambda learner: ObliviousEnsemble.from_arrays(parse_catboost(learner.model_)),
     # The network is already a torch module; a copy keeps later fine-tuning off the fitted learner.
     "neural_net": lambda learner: copy.deepcopy(learner.model_).eval(),

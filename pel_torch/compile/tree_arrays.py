@@ -82,3 +82,48 @@ def tree_depth(left: np.ndarray, right: np.ndarray) -> int:
         if not children:
             return depth
         depth, frontier = depth + 1, children
+
+
+@dataclass
+class PerfectTreeArrays:
+    """A forest padded to complete binary trees of one depth: children are found by arithmetic.
+
+    Node ``i`` of a tree has children ``2i + 1`` (left) and ``2i + 2``; after ``depth`` steps the
+    node index minus ``2 ** depth - 1`` is the leaf slot. A leaf reached early is padded below with
+    never-taken splits (``threshold = +inf``: always left), so it lands in its leftmost slot;
+    the other slots are unreachable and hold 0.
+    """
+
+    feature: np.ndarray      # (n_trees, 2 ** depth - 1) int64
+    threshold: np.ndarray    # (n_trees, 2 ** depth - 1) float32, go left when x <= threshold
+    leaf_values: np.ndarray  # (n_trees, 2 ** depth) float64
+    scale: float = 1.0
+    bias: float = 0.0
+    float32_sequential_sum: bool = False
+
+
+def perfect_layout(arrays: TreeArrays) -> PerfectTreeArrays:
+    """``arrays`` padded to complete trees of depth ``arrays.depth`` (at least 1)."""
+    depth, n_trees = max(arrays.depth, 1), arrays.n_trees
+    n_internal = 2 ** depth - 1
+    feature = np.zeros((n_trees, n_internal), dtype=np.int64)
+    threshold = np.full((n_trees, n_internal), np.inf, dtype=np.float32)
+    leaf_values = np.zeros((n_trees, 2 ** depth), dtype=np.float64)
+    trees = np.arange(n_trees)
+    node, position = arrays.roots.copy(), np.zeros(n_trees, dtype=np.int64)
+    for level in range(depth + 1):
+        is_leaf = arrays.left[node] == node
+        # A leaf at this level lands in its leftmost slot at the bottom: position -> 2p + 1, depth - level times.
+        slot = (position[is_leaf] + 1) * 2 ** (depth - level) - 1 - n_internal
+        leaf_values[trees[is_leaf], slot] = arrays.value[node[is_leaf]]
+        inner = ~is_leaf
+        if level == depth:
+            assert not inner.any(), "a tree is deeper than arrays.depth"
+            break
+        trees, node, position = trees[inner], node[inner], position[inner]
+        feature[trees, position] = arrays.feature[node]
+        threshold[trees, position] = arrays.threshold[node]
+        trees = np.concatenate([trees, trees])
+        node = np.concatenate([arrays.left[node], arrays.right[node]])
+        position = np.concatenate([2 * position + 1, 2 * position + 2])
+    return PerfectTreeArrays(feature, threshold, leaf_values, arrays.scale, arrays.bias, arrays.float32_sequential_sum)

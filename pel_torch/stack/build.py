@@ -2,12 +2,12 @@
 
 from torch import nn
 
-from pel_torch.compile.tree_modules import ObliviousEnsemble, TreeEnsemble
+from pel_torch.compile.tree_modules import ObliviousEnsemble, PerfectTreeEnsemble, TreeEnsemble
 from pel_torch.learners.neural_net import TabularMLP
 from pel_torch.stack.forecaster import Forecaster
 from pel_torch.stack.modules import BaggedModule, EnsembleSelection, Stack, StackLayer, Standardize
 
-LEAF_MODULES = {cls.__name__: cls for cls in (TreeEnsemble, ObliviousEnsemble, TabularMLP)}
+LEAF_MODULES = {cls.__name__: cls for cls in (TreeEnsemble, PerfectTreeEnsemble, ObliviousEnsemble, TabularMLP)}
 
 
 def stack_spec(stack: Stack) -> dict:

@@ -15,7 +15,7 @@ from pel_torch.cli import exits_cleanly
 from pel_torch.errors import PelError
 from pel_torch.evaluation import evaluate_checkpoint
 from pel_torch.predict import predict_file
-from pel_torch.stages import resolve_checkpoint
+from pel_torch.stages import build_trainer, resolve_checkpoint
 
 
 @hydra.main(config_path="configs", config_name="evaluate", version_base="1.3")
@@ -31,8 +31,10 @@ def main(cfg: DictConfig) -> None:
     if cfg.predict.input or cfg.predict.output:
         if not (cfg.predict.input and cfg.predict.output):
             raise PelError("batch prediction needs both predict.input=FILE and predict.output=FILE")
+        # trainer=ddp: Lightning's DDP scores the films on several processes
+        trainer = build_trainer(cfg, max_epochs=1, logger=False) if "ddp" in str(cfg.trainer.strategy) else None
         summary = predict_file(checkpoint, cfg.predict.input, cfg.predict.output, batch_size=cfg.predict.batch_size,
-                               device=cfg.device, overwrite=cfg.overwrite)
+                               device=cfg.device, overwrite=cfg.overwrite, trainer=trainer)
         print(f"scored {summary.scored:,} of {summary.rows:,} films -> {summary.output}", file=sys.stderr)
         if summary.unscored:
             print(f"{summary.unscored:,} films could not be scored; see the 'reason' column", file=sys.stderr)

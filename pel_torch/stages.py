@@ -191,7 +191,7 @@ def build_logger(cfg) -> TensorBoardLogger:
                              default_hp_metric=False)
 
 
-def build_trainer(cfg, *, max_epochs: int, callbacks=(), single_device: bool = False) -> pl.Trainer:
+def build_trainer(cfg, *, max_epochs: int, callbacks=(), single_device: bool = False, logger: bool = True) -> pl.Trainer:
     t = cfg.trainer
     devices, strategy = (1, "auto") if single_device else (t.devices, t.strategy)
     if "spawn" in str(strategy):
@@ -199,7 +199,7 @@ def build_trainer(cfg, *, max_epochs: int, callbacks=(), single_device: bool = F
         # descriptor to the spawned processes fails ("unable to resize file"), files do not.
         torch.multiprocessing.set_sharing_strategy("file_system")
     return pl.Trainer(accelerator=t.accelerator, devices=devices, strategy=strategy, max_epochs=max_epochs,
-                      logger=build_logger(cfg), callbacks=list(callbacks), enable_checkpointing=False,
+                      logger=build_logger(cfg) if logger else False, callbacks=list(callbacks), enable_checkpointing=False,
                       enable_model_summary=False, log_every_n_steps=1, num_sanity_val_steps=0,
                       enable_progress_bar=t.progress_bar, deterministic=True)
 

@@ -14,7 +14,8 @@ from pel_torch.checkpoint import CheckpointError, load_checkpoint
 from pel_torch.errors import DataError, PelError
 from pel_torch.evaluation import evaluate_checkpoint
 from pel_torch.predict import predict_file
-from pel_torch.stages import finetune, pretrain, scratch
+from pel_torch.data import load_films
+from pel_torch.stages import build_trainer, finetune, pretrain, scratch
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["stack.n_folds=2", "++stack.learners.catboost.iterations=20", "++stack.learners.random_forest.n_estimators=10",
@@ -119,3 +120,21 @@ def test_finetune_with_ddp_on_two_cpu_processes(workdir):
     after = checkpoint.model.stack.layers[0].learners[2].folds[0].leaf_values
     assert not torch.equal(before, after)
     assert result.metrics["val/r2"] > 0.1
+
+
+def test_batch_prediction_with_ddp_equals_one_process(workdir, tmp_path):
+    tmp, _ = workdir
+    checkpoint = load_checkpoint(scratch(config(tmp, "stage=scratch")).checkpoint)
+    films = load_films("wikidata")[0].iloc[:301].copy()
+    films.loc[films.index[7], "runtime"] = -5.0   # one unscorable row keeps its place in the output
+    source = tmp_path / "films.parquet"
+    films.to_parquet(source)
+    single = predict_file(checkpoint, source, tmp_path / "single.csv", batch_size=64)
+    trainer = build_trainer(config(tmp, "trainer=ddp"), max_epochs=1, logger=False)
+    distributed = predict_file(checkpoint, source, tmp_path / "ddp.csv", batch_size=64, trainer=trainer)
+    assert (single.rows, single.scored) == (distributed.rows, distributed.scored) == (301, 300)
+    expected, actual = pd.read_csv(tmp_path / "single.csv"), pd.read_csv(tmp_path / "ddp.csv")
+    # Worker processes batch other rows with other thread counts: the float32 networks round a
+    # last bit differently (~1e-8 relative here), as float32 GEMM does by batch shape and threads.
+    pd.testing.assert_frame_equal(actual, expected, check_exact=False, rtol=1e-6)
+    assert actual.loc[7, "reason"] == "runtime is negative" and not list(tmp_path.glob(".predict-*"))

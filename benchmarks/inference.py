@@ -38,6 +38,38 @@ def timed(function, repeats: int) -> tuple[float, float, np.ndarray]:
     return statistics.median(seconds), memory["mib"], result
 
 
+def batch_size_sweep(stack, ensemble, featurizer, raw, sizes, repeats) -> list[dict]:
+    """Rows/s of the eager torch stack and of native predict, both fed ``raw`` in batches of each size."""
+    def native(batch_size):
+        return np.concatenate([ensemble.predict(featurizer.standardize(raw[i:i + batch_size])) for i in range(0, len(raw), batch_size)])
+    rows = []
+    for batch_size in sizes:
+        native_s, _, _ = timed(lambda: native(batch_size), repeats)
+        torch_s, _, _ = timed(lambda: predict_batches(stack, raw, batch_size=batch_size), repeats)
+        rows.append({"batch_size": batch_size, "rows_per_s_native": round(len(raw) / native_s), "rows_per_s_torch": round(len(raw) / torch_s)})
+    return rows
+
+
+def plot_sweep(sweep, path, n_rows, threads) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5.5, 4))
+    sizes = [r["batch_size"] for r in sweep]
+    axis.plot(sizes, [r["rows_per_s_native"] for r in sweep], marker="o", label="native libraries")
+    axis.plot(sizes, [r["rows_per_s_torch"] for r in sweep], marker="o", label="compiled torch stack (eager)")
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("batch size (rows)")
+    axis.set_ylabel("rows / s")
+    axis.set_title(f"default stack, {n_rows:,} rows, CPU {threads} threads")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
@@ -45,6 +77,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=8192)
     parser.add_argument("--compile", action="store_true", help="torch.compile the stack (Inductor; needs a C++ compiler on CPU)")
+    parser.add_argument("--sweep", type=int, nargs="*", default=[], help="batch sizes to time torch (eager) and native at --sweep-rows")
+    parser.add_argument("--sweep-rows", type=int, default=20000)
+    parser.add_argument("--plot", default=None, help="write the batch-size sweep as a PNG here")
     parser.add_argument("--quick", action="store_true", help="tiny learners: checks the script runs")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -74,11 +109,18 @@ def main() -> None:
             result.update({"rows_per_s_compiled": round(size / fused_s), "ratio_compiled": round(native_s / fused_s, 3),
                            "peak_mib_compiled": round(fused_mib, 1), "max_abs_diff_compiled": float(np.abs(fused - native).max())})
         results.append(result)
+    one = raw_all[:1]
+    latency = {"native_ms": round(1000 * timed(lambda: ensemble.predict(featurizer.standardize(one)), 20)[0], 2),
+               "torch_ms": round(1000 * timed(lambda: predict_batches(stack, one), 20)[0], 2)}
+    sweep = batch_size_sweep(stack, ensemble, featurizer, raw_all[rng.integers(0, len(raw_all), args.sweep_rows)],
+                             args.sweep, args.repeats) if args.sweep else []
+    if args.plot and sweep:
+        plot_sweep(sweep, args.plot, args.sweep_rows, args.threads)
     meta = {"threads": args.threads, "batch_size": args.batch_size, "repeats": args.repeats, "quick": args.quick,
             "compiled": args.compile, "compile_seconds": compile_seconds,
             "torch": torch.__version__, "trained_rows": int(len(y)), "date": time.strftime("%Y-%m-%d")}
     if args.json:
-        print(json.dumps({**meta, "results": results}))
+        print(json.dumps({**meta, "results": results, "sweep": sweep, "single_row_latency": latency}))
         return
     compiled = ["compiled rows/s", "ratio (compiled)"] if args.compile else []
     header = ["rows", "native rows/s", "torch rows/s", "ratio (torch/native speed)", *compiled, "peak MiB torch", "peak MiB native", "max abs diff"]
@@ -88,6 +130,7 @@ def main() -> None:
         cells += [f"{r['rows_per_s_compiled']:,}", f"{r['ratio_compiled']:.2f}"] if args.compile else []
         cells += [f"{r['peak_mib_torch']:.0f}", f"{r['peak_mib_native']:.0f}", f"{r['max_abs_diff']:.1e}"]
         print("| " + " | ".join(cells) + " |")
+    print(f"\nsingle-row latency (median of 20): native {latency['native_ms']} ms, torch {latency['torch_ms']} ms")
 
 if __name__ == "__main__":
     main()

@@ -20,7 +20,7 @@ from pel_torch.data import schema
 from pel_torch.data.cleaning import to_canonical
 from pel_torch.errors import DataError
 from pel_torch.features.targets import TargetScale
-from pel_torch.inference import predict_batches
+from pel_torch.inference import compile_trees, predict_batches
 
 OUTPUT_COLUMNS = ("id", "title", "predicted_revenue_usd", "predicted_log1p_revenue", "reason")
 
@@ -37,11 +37,14 @@ class PredictionSummary:
 
 
 def predict_file(checkpoint: Checkpoint, source: str | Path, output: str | Path, *, batch_size: int = 8192,
-                 device: str = "cpu", overwrite: bool = False, trainer: "pl.Trainer | None" = None) -> PredictionSummary:
+                 device: str = "cpu", overwrite: bool = False, trainer: "pl.Trainer | None" = None,
+                 compile: bool = False) -> PredictionSummary:
     """Score every film of ``source`` (canonical CSV or Parquet) with ``checkpoint``; write ``output`` (CSV).
 
     With a multi-process ``trainer`` (``trainer=ddp``) the features go to a temporary file first and
     Lightning's DDP scores them on every process; otherwise each chunk is scored as it is read.
+    ``compile``: run the tree kernels through ``torch.compile`` (one-off compile of a few minutes,
+    worth it from ~100k films; see ``pel_torch.inference.compile_trees``).
     """
     source, output = Path(source), Path(output)
     if output.suffix.lower() != ".csv":
@@ -58,8 +61,8 @@ def predict_file(checkpoint: Checkpoint, source: str | Path, output: str | Path,
     with atomic_output(output) as temporary, open(temporary, "w", newline="") as file:
         file.write(",".join(OUTPUT_COLUMNS) + "\n")
         if trainer is None:
-            model = checkpoint.model.to(device)
-            frames = (_fill(frame, good, predict_batches(model, raw, batch_size=batch_size, device=device), scale)
+            model = compile_trees(checkpoint.model.to(device)) if compile else checkpoint.model.to(device)
+            frames = (_fill(frame, good, predict_batches(model, raw, batch_size=batch_size, device=device, pad=compile), scale)
                       for frame, good, raw in chunks)
         else:
             frames = _predict_distributed(trainer, checkpoint, chunks, scale, batch_size, Path(temporary))

@@ -1,0 +1,45 @@
+"""A fitted forecaster as a standalone ``torch.export`` program: it runs with torch alone.
+
+The program maps raw features ``(batch, n_features)`` float64, in the checkpoint's
+``feature_names``, to the standardised log1p revenue ``(batch,)``; the target scale is stored
+beside it so a user without pel_torch can turn that into dollars. Featurizing a film table
+still needs pel_torch (``FilmFeaturizer.transform_raw``).
+"""
+
+import json
+from pathlib import Path
+
+import torch
+
+from pel_torch.atomic import atomic_output
+from pel_torch.checkpoint import Checkpoint
+from pel_torch.errors import PelError
+
+
+def export_checkpoint(checkpoint: Checkpoint, output: str | Path, *, overwrite: bool = False) -> Path:
+    """Write ``checkpoint``'s model to ``output`` (``.pt2``) with a batch dimension of any size."""
+    output = Path(output)
+    if output.suffix != ".pt2":
+        raise PelError(f"{output}: an exported program is written as .pt2; use a .pt2 output path")
+    if output.exists() and not overwrite:
+        raise PelError(f"{output}: already exists; choose another path or pass overwrite=true")
+    if not output.parent.exists():
+        raise PelError(f"{output.parent}: folder does not exist; create it first")
+    model = checkpoint.model.cpu().eval()
+    n_features = len(checkpoint.featurizer.feature_names_)
+    example = torch.zeros(4, n_features, dtype=torch.float64)
+    with torch.no_grad():
+        program = torch.export.export(model, (example,), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    extra = {"meta.json": json.dumps({"feature_names": checkpoint.featurizer.feature_names_,
+                                      "target": checkpoint.spec["target"], "stage": checkpoint.spec["stage"],
+                                      "source_checkpoint": str(checkpoint.path)})}
+    with atomic_output(output) as temporary, open(temporary, "wb") as file:
+        torch.export.save(program, file, extra_files=extra)
+    return output
+
+
+def load_exported(path: str | Path) -> tuple[torch.nn.Module, dict]:
+    """The exported program as a callable module, and its metadata (feature names, target scale)."""
+    extra = {"meta.json": ""}
+    program = torch.export.load(str(path), extra_files=extra)
+    return program.module(), json.loads(extra["meta.json"])

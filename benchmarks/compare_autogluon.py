@@ -54,13 +54,13 @@ def fit(data: Path, time_limit: int, threads: int, pattern: str) -> None:
 
     results = {}
     for folder in sorted(p for p in data.glob(pattern) if p.is_dir() and (p / "train.parquet").exists()):
-        split, seed = folder.name.rsplit("-seed", 1)
+        split = folder.name.rsplit("-seed", 1)[0]
         train, val, test = (pd.read_parquet(folder / f"{part}.parquet") for part in ("train", "val", "test"))
         started = time.perf_counter()
         predictor = TabularPredictor(label="target", problem_type="regression", eval_metric="r2",
                                      path=str(folder / "model"), verbosity=1)
         predictor.fit(train, tuning_data=val, use_bag_holdout=True, presets="best_quality", time_limit=time_limit,
-                      num_cpus=threads, ag_args_fit={"num_cpus": threads}, random_seed=int(seed))
+                      num_cpus=threads, ag_args_fit={"num_cpus": threads})
         prediction = predictor.predict(test.drop(columns="target")).to_numpy()
         y = test["target"].to_numpy()
         residual = y - prediction

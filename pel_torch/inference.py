@@ -6,6 +6,11 @@ from torch import nn
 
 from pel_torch.compile.tree_modules import ObliviousEnsemble, PerfectTreeEnsemble
 
+# Eager kernels keep (batch, n_trees) index tensors per level: at 1,024 rows they stay in cache.
+# Measured on the default stack, 2 threads: 1,650 rows/s at 1,024, 1,080 at 4,096, 380 at 16,384
+# (docs/benchmarks.md). Compiled kernels prefer large batches (8,192).
+EAGER_BATCH_SIZE = 1024
+
 
 def compile_trees(module: nn.Module) -> nn.Module:
     """``torch.compile`` every tree kernel inside ``module``, in place, and return it.
@@ -21,7 +26,7 @@ def compile_trees(module: nn.Module) -> nn.Module:
     return module
 
 
-def predict_batches(module: nn.Module, raw: np.ndarray, *, batch_size: int = 8192, device: str | torch.device = "cpu",
+def predict_batches(module: nn.Module, raw: np.ndarray, *, batch_size: int = EAGER_BATCH_SIZE, device: str | torch.device = "cpu",
                     pad: bool = False) -> np.ndarray:
     """``module`` on ``raw`` ``(n, n_features)`` float64 in batches; returns ``(n,)`` float64 on the CPU.
 

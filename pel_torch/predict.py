@@ -20,7 +20,7 @@ from pel_torch.data import schema
 from pel_torch.data.cleaning import to_canonical
 from pel_torch.errors import DataError
 from pel_torch.features.targets import TargetScale
-from pel_torch.inference import compile_trees, predict_batches
+from pel_torch.inference import EAGER_BATCH_SIZE, compile_trees, predict_batches
 
 OUTPUT_COLUMNS = ("id", "title", "predicted_revenue_usd", "predicted_log1p_revenue", "reason")
 
@@ -62,7 +62,8 @@ def predict_file(checkpoint: Checkpoint, source: str | Path, output: str | Path,
         file.write(",".join(OUTPUT_COLUMNS) + "\n")
         if trainer is None:
             model = compile_trees(checkpoint.model.to(device)) if compile else checkpoint.model.to(device)
-            frames = (_fill(frame, good, predict_batches(model, raw, batch_size=batch_size, device=device, pad=compile), scale)
+            model_batch = batch_size if compile else min(batch_size, EAGER_BATCH_SIZE)  # chunks are read at batch_size
+            frames = (_fill(frame, good, predict_batches(model, raw, batch_size=model_batch, device=device, pad=compile), scale)
                       for frame, good, raw in chunks)
         else:
             frames = _predict_distributed(trainer, checkpoint, chunks, scale, batch_size, Path(temporary))

@@ -43,7 +43,7 @@ def predict_file(checkpoint: Checkpoint, source: str | Path, output: str | Path,
 
     With a multi-process ``trainer`` (``trainer=ddp``) the features go to a temporary file first and
     Lightning's DDP scores them on every process; otherwise each chunk is scored as it is read.
-    ``compile``: run the tree kernels through ``torch.compile`` (one-off compile of a few minutes,
+    ``compile``: run the tree kernels through ``torch.compile`` (one-off compile of about two minutes,
     worth it from ~100k films; see ``pel_torch.inference.compile_trees``).
     """
     source, output = Path(source), Path(output)

@@ -6,6 +6,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pel_torch.errors import DataError
+
+
+def check_new_output(path: Path, *, overwrite: bool, how_to_overwrite: str = "pass overwrite=true") -> None:
+    """Refuse, in one line, to replace an existing file (unless ``overwrite``) or to write into a missing folder."""
+    if path.exists() and not overwrite:
+        raise DataError(f"{path}: already exists; choose another path or {how_to_overwrite}")
+    if not path.parent.exists():
+        raise DataError(f"{path.parent}: folder does not exist; create it first")
+
 
 @contextmanager
 def atomic_output(path: Path) -> Iterator[str]:

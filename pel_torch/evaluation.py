@@ -1,6 +1,5 @@
 """Test-split metrics of a checkpoint, on the very split and films it was trained with."""
 
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from pel_torch.checkpoint import Checkpoint, CheckpointError

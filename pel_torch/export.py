@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from pel_torch.atomic import atomic_output
+from pel_torch.atomic import atomic_output, check_new_output
 from pel_torch.checkpoint import Checkpoint
 from pel_torch.errors import PelError
 
@@ -21,10 +21,7 @@ def export_checkpoint(checkpoint: Checkpoint, output: str | Path, *, overwrite: 
     output = Path(output)
     if output.suffix != ".pt2":
         raise PelError(f"{output}: an exported program is written as .pt2; use a .pt2 output path")
-    if output.exists() and not overwrite:
-        raise PelError(f"{output}: already exists; choose another path or pass overwrite=true")
-    if not output.parent.exists():
-        raise PelError(f"{output.parent}: folder does not exist; create it first")
+    check_new_output(output, overwrite=overwrite)
     model = checkpoint.model.cpu().eval()
     n_features = len(checkpoint.featurizer.feature_names_)
     example = torch.zeros(4, n_features, dtype=torch.float64)

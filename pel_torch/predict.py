@@ -7,6 +7,7 @@ the end, so an interrupted run leaves nothing half-written.
 
 import tempfile
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,13 +15,16 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from pel_torch.atomic import atomic_output
+from pel_torch.atomic import atomic_output, check_new_output
 from pel_torch.checkpoint import Checkpoint
 from pel_torch.data import schema
 from pel_torch.data.cleaning import to_canonical
 from pel_torch.errors import DataError
 from pel_torch.features.targets import TargetScale
 from pel_torch.inference import EAGER_BATCH_SIZE, compile_trees, predict_batches
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl  # only for the annotation: one-process prediction never imports Lightning
 
 OUTPUT_COLUMNS = ("id", "title", "predicted_revenue_usd", "predicted_log1p_revenue", "reason")
 
@@ -49,10 +53,7 @@ def predict_file(checkpoint: Checkpoint, source: str | Path, output: str | Path,
     source, output = Path(source), Path(output)
     if output.suffix.lower() != ".csv":
         raise DataError(f"{output}: predictions are written as CSV; use a .csv output path")
-    if output.exists() and not overwrite:
-        raise DataError(f"{output}: already exists; choose another path or pass overwrite=true")
-    if not output.parent.exists():
-        raise DataError(f"{output.parent}: folder does not exist; create it first")
+    check_new_output(output, overwrite=overwrite)
     if checkpoint.spec["target"]["name"] != "revenue":
         raise DataError(f"{checkpoint.path}: a {checkpoint.spec['stage']} checkpoint predicts "
                         f"{checkpoint.spec['target']['name']}, not box office; use a finetune or scratch checkpoint")

@@ -8,9 +8,8 @@ import torch
 
 from conftest import SMALL
 from pel_torch.compile import to_torch
-from pel_torch.compile.parse_xgboost import base_score, parse_xgboost
-from pel_torch.compile.parse_lightgbm import parse_lightgbm
-from pel_torch.compile.parse_sklearn import parse_forest
+from pel_torch.compile.convert import TREE_PARSERS
+from pel_torch.compile.parse_xgboost import base_score
 from pel_torch.compile.tree_arrays import concatenate_trees, float32_at_most, float32_below, perfect_layout
 from pel_torch.compile.tree_modules import PerfectTreeEnsemble, TreeEnsemble
 from pel_torch.learners import LEARNERS, make_learner
@@ -97,14 +96,6 @@ def test_threshold_rounding_keeps_comparisons_exact():
     below = float32_below(strict)
     for x in np.concatenate([strict, below, np.nextafter(strict, np.float32(np.inf))]):
         assert ((x < strict) == (x <= below)).all()
-
-
-TREE_PARSERS = {
-    "random_forest": lambda learner: parse_forest(learner.model_),
-    "extra_trees": lambda learner: parse_forest(learner.model_),
-    "lightgbm": lambda learner: parse_lightgbm(learner.model_.booster_),
-    "xgboost": lambda learner: parse_xgboost(learner.model_.get_booster()),
-}
 
 
 @pytest.mark.parametrize("name", sorted(TREE_PARSERS))

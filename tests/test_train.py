@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from pel_torch.checkpoint import CheckpointError, load_checkpoint
 from pel_torch.errors import DataError, PelError

@@ -13,11 +13,16 @@ from pel_torch.learners.base import Learner
 from pel_torch.learners.stacking import StackedEnsemble
 from pel_torch.stack.modules import BaggedModule, EnsembleSelection, Stack, StackLayer, Standardize
 
+# Fitted learner -> library-neutral ``TreeArrays``, for every learner of binary trees.
+TREE_PARSERS = {
+    "random_forest": lambda learner: parse_forest(learner.model_),
+    "extra_trees": lambda learner: parse_forest(learner.model_),
+    "lightgbm": lambda learner: parse_lightgbm(learner.model_.booster_),
+    "xgboost": lambda learner: parse_xgboost(learner.model_.get_booster()),
+}
+
 CONVERTERS = {
-    "random_forest": lambda learner: tree_module(parse_forest(learner.model_)),
-    "extra_trees": lambda learner: tree_module(parse_forest(learner.model_)),
-    "lightgbm": lambda learner: tree_module(parse_lightgbm(learner.model_.booster_)),
-    "xgboost": lambda learner: tree_module(parse_xgboost(learner.model_.get_booster())),
+    **{name: (lambda learner, parse=parse: tree_module(parse(learner))) for name, parse in TREE_PARSERS.items()},
     "catboost": lambda learner: ObliviousEnsemble.from_arrays(parse_catboost(learner.model_)),
     # The network is already a torch module; a copy keeps later fine-tuning off the fitted learner.
     "neural_net": lambda learner: copy.deepcopy(learner.model_).eval(),

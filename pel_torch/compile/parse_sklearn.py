@@ -1,7 +1,5 @@
 """scikit-learn RandomForest / ExtraTrees regressors -> TreeArrays (go left when x <= threshold)."""
 
-import numpy as np
-
 from pel_torch.compile.tree_arrays import TreeArrays, concatenate_trees, float32_at_most, tree_depth
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pel_torch.atomic import atomic_output
+from pel_torch.atomic import atomic_output, check_new_output
 from pel_torch.errors import DataError
 
 
@@ -14,10 +14,7 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, overwrite: bool = Fals
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise DataError(f"{path}: unsupported output type '{path.suffix}'; use .csv or .parquet")
-    if path.exists() and not overwrite:
-        raise DataError(f"{path}: already exists; choose another path or pass overwrite=true / --overwrite")
-    if not path.parent.exists():
-        raise DataError(f"{path.parent}: folder does not exist; create it first")
+    check_new_output(path, overwrite=overwrite, how_to_overwrite="pass overwrite=true / --overwrite")
     with atomic_output(path) as temporary:
         if suffix == ".csv":
             frame.to_csv(temporary, index=False, date_format="%Y-%m-%d")

@@ -40,7 +40,7 @@ def main(cfg: DictConfig) -> None:
         trainer = build_trainer(cfg, max_epochs=1, logger=False) if "ddp" in str(cfg.trainer.strategy) else None
         summary = predict_file(checkpoint, cfg.predict.input, cfg.predict.output, batch_size=cfg.predict.batch_size,
                                device=cfg.device, overwrite=cfg.overwrite, trainer=trainer,
-                               compile=cfg.predict.compile)
+                               kernels=cfg.kernels)
         print(f"scored {summary.scored:,} of {summary.rows:,} films -> {summary.output}", file=sys.stderr)
         if summary.unscored:
             print(f"{summary.unscored:,} films could not be scored; see the 'reason' column", file=sys.stderr)

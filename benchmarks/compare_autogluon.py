@@ -10,6 +10,9 @@ dependencies. The script runs in two steps, one per environment:
     #    pip install "autogluon.tabular[lightgbm,catboost,xgboost]")
     agvenv/bin/python benchmarks/compare_autogluon.py fit --data checkpoints/autogluon --time-limit 600
 
+    # 3. optional, AutoGluon's environment: its single-row latency, for benchmarks/inference.py
+    agvenv/bin/python benchmarks/compare_autogluon.py latency --model checkpoints/autogluon/temporal-seed0
+
 Step 2 fits ``TabularPredictor(presets="best_quality")`` on the training films, with the
 validation films as its tuning data (the films the other models early-stop on), and scores the
 test films: R2 / MSE / MAE of the standardised log1p revenue, as in Table 2. Results go to
@@ -80,6 +83,32 @@ def fit(data: Path, time_limit: int, threads: int, pattern: str) -> None:
     (data / "autogluon.json").write_text(json.dumps(results, indent=1))
 
 
+def latency(folder: Path, repeats: int, threads: int) -> None:
+    """Median seconds of ``predictor.predict`` on one test film and on 1,000, printed as JSON."""
+    import os
+    import statistics
+
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[variable] = str(threads)  # before numpy/torch load, as pel_torch caps its libraries
+    import pandas as pd
+    from autogluon.tabular import TabularPredictor
+
+    predictor = TabularPredictor.load(str(folder / "model"), verbosity=0)
+    test = pd.read_parquet(folder / "test.parquet").drop(columns="target")
+    many = test.sample(1000, replace=True, random_state=0).reset_index(drop=True)
+    predictor.persist()  # models in memory, as a serving process keeps them
+    out = {"model": str(folder), "threads": threads, "repeats": repeats}
+    for name, rows in (("single_row_ms", test.iloc[:1]), ("rows_1000_ms", many)):
+        predictor.predict(rows)  # warm-up
+        seconds = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            predictor.predict(rows)
+            seconds.append(time.perf_counter() - started)
+        out[name] = round(1000 * statistics.median(seconds), 2)
+    print(json.dumps(out))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     steps = parser.add_subparsers(dest="step", required=True)
@@ -92,8 +121,14 @@ def main() -> None:
     step.add_argument("--time-limit", type=int, default=600)
     step.add_argument("--only", default="*", help="which (split, seed) folders, e.g. 'temporal-seed0'")
     step.add_argument("--threads", type=int, default=2)
+    step = steps.add_parser("latency")
+    step.add_argument("--model", type=Path, required=True, help="a fitted (split, seed) folder of step 2")
+    step.add_argument("--repeats", type=int, default=20)
+    step.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    if args.step == "export":
+    if args.step == "latency":
+        latency(args.model, args.repeats, args.threads)
+    elif args.step == "export":
         export(args.out, args.seeds, args.threads)
     else:
         fit(args.data, args.time_limit, args.threads, args.only)

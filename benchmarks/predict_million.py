@@ -1,6 +1,6 @@
 """Batch prediction on a synthetic 1,000,000-film table: time and peak memory of ``evaluate.py``.
 
-    python benchmarks/predict_million.py --ckpt checkpoints/finetune/X.safetensors [--rows 1000000] [--compile] [--json]
+    python benchmarks/predict_million.py --ckpt checkpoints/finetune/X.safetensors [--rows 1000000] [--kernels auto|cpp|torch|compiled] [--json]
 
 The table is the embedded films drawn with replacement, each with a unique id, written to
 Parquet. Prediction runs as its own process, exactly as a user runs it; its peak resident memory
@@ -51,21 +51,21 @@ def main() -> None:
     parser.add_argument("--ckpt", required=True, help="a finetune or scratch checkpoint")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--compile", action="store_true", help="predict.compile=true")
+    parser.add_argument("--kernels", default="auto", choices=["auto", "cpp", "torch", "compiled"], help="evaluate.py kernels=")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         source, output = Path(work, "films.parquet"), Path(work, "predictions.csv")
         synthetic_table(args.rows, source)
         command = [sys.executable, "evaluate.py", f"ckpt_path={args.ckpt}", f"predict.input={source}", f"predict.output={output}",
-                   f"threads={args.threads}", f"predict.compile={str(args.compile).lower()}", "hydra.run.dir=" + str(Path(work, "hydra"))]
+                   f"threads={args.threads}", f"kernels={args.kernels}", "hydra.run.dir=" + str(Path(work, "hydra"))]
         code, seconds, peak_mib, log = run_with_peak(command)
         if code != 0:
             sys.exit(f"prediction failed ({code}):\n{log[-3000:]}")
         lines = sum(1 for _ in open(output)) - 1
         scored = int(pd.read_csv(output, usecols=["reason"], keep_default_na=False)["reason"].eq("").sum())
     result = {"rows": args.rows, "output_rows": lines, "scored": scored, "seconds": round(seconds, 1),
-              "rows_per_s": round(args.rows / seconds), "peak_mib": round(peak_mib), "compiled": args.compile,
+              "rows_per_s": round(args.rows / seconds), "peak_mib": round(peak_mib), "kernels": args.kernels,
               "threads": args.threads, "date": time.strftime("%Y-%m-%d"), "command": " ".join(["python", *sys.argv])}
     print(json.dumps(result) if args.json else
           f"{lines:,} rows written ({scored:,} scored) in {seconds / 60:.1f} min = {result['rows_per_s']:,} rows/s; "

@@ -4,7 +4,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pel_torch.checkpoint import Checkpoint, CheckpointError
 from pel_torch.features.targets import TargetScale
-from pel_torch.inference import predict_batches
+from pel_torch.inference import predict_batches, select_kernels
 from pel_torch.pipeline import prepare
 from pel_torch.stages import regression_metrics
 
@@ -28,7 +28,8 @@ def evaluate_checkpoint(cfg: DictConfig, checkpoint: Checkpoint) -> dict[str, fl
     scale = TargetScale.from_dict(checkpoint.spec["target"])
     test = prepared.split.test
     y = scale.encode(prepared.films)[test]
-    prediction = predict_batches(checkpoint.model, prepared.raw[test], device=cfg.device)
+    model, kind = select_kernels(checkpoint.model, cfg.get("kernels", "auto"), cfg.device)
+    prediction = predict_batches(model, prepared.raw[test], device=cfg.device, pad=kind == "compiled")
     metrics = {f"test/{name}": value for name, value in regression_metrics(y, prediction).items()}
     metrics["test/mae_log_dollars"] = metrics["test/mae"] * scale.std
     metrics["test/films"] = float(len(test))

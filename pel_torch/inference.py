@@ -1,15 +1,25 @@
-"""Batched inference with a compiled stack: bounded memory whatever the number of rows."""
+"""Batched inference with a compiled stack: which tree kernels run, and bounded memory whatever the number of rows."""
+
+import logging
 
 import numpy as np
 import torch
 from torch import nn
 
+from pel_torch.compile.cpu_kernels import tree_kernels
 from pel_torch.compile.tree_modules import ObliviousEnsemble, PerfectTreeEnsemble
+from pel_torch.errors import PelError
 
-# Eager kernels keep (batch, n_trees) index tensors per level: at 1,024 rows they stay in cache.
+log = logging.getLogger(__name__)
+
+# auto: the C++ kernels on CPU when they build, else the torch kernels (with a warning).
+KERNELS = ("auto", "cpp", "torch", "compiled")
+
+# Eager torch kernels keep (batch, n_trees) index tensors per level: at 1,024 rows they stay in cache.
 # Measured on the default stack, 2 threads: 1,650 rows/s at 1,024, 1,080 at 4,096, 380 at 16,384
-# (docs/benchmarks.md). Compiled kernels prefer large batches (8,192).
+# (docs/benchmarks.md). The C++ and compiled kernels prefer large batches (8,192).
 EAGER_BATCH_SIZE = 1024
+LARGE_BATCH_SIZE = 8192
 
 
 def compile_trees(module: nn.Module) -> nn.Module:
@@ -20,19 +30,69 @@ def compile_trees(module: nn.Module) -> nn.Module:
     minutes and crashed GCC 12. Shapes are static, so callers must keep the batch size fixed
     (``predict_batches`` pads the last batch); each new shape costs a recompile.
     """
-    for child in module.modules():
-        if isinstance(child, (PerfectTreeEnsemble, ObliviousEnsemble)):
-            child.compile(dynamic=False)
+    for child in _tree_modules(module):
+        child.compile(dynamic=False)
+        child.compiled = True
     return module
 
 
-def predict_batches(module: nn.Module, raw: np.ndarray, *, batch_size: int = EAGER_BATCH_SIZE, device: str | torch.device = "cpu",
+def use_cpp_kernels(module: nn.Module, enabled: bool = True) -> nn.Module:
+    """Traverse every tree kernel inside ``module`` with the C++ kernels of ``tree_kernels.cpp`` on
+    CPU inputs, in place; returns ``module``. Builds them on first use (``PelError`` if it cannot).
+
+    Predictions are bit-identical to the torch kernels', and leaf values keep their gradients: only
+    the integer traversal moves to C++. GPU inputs, ``torch.compile`` and ``torch.export`` still
+    trace the torch kernels.
+    """
+    if enabled:
+        tree_kernels()
+    for child in _tree_modules(module):
+        child.cpp_kernel = enabled
+    return module
+
+
+def _tree_modules(module: nn.Module) -> list[nn.Module]:
+    return [child for child in module.modules() if isinstance(child, (PerfectTreeEnsemble, ObliviousEnsemble))]
+
+
+def select_kernels(module: nn.Module, kernels: str = "auto", device: str | torch.device = "cpu") -> tuple[nn.Module, str]:
+    """``module`` moved to ``device`` with its tree kernels chosen, in place, and the kind in use:
+    ``cpp`` (C++ traversal, CPU only), ``torch`` (plain torch ops, any device) or ``compiled``
+    (``torch.compile``). ``auto`` is ``cpp`` on CPU when the kernels build, else ``torch``."""
+    if kernels not in KERNELS:
+        raise PelError(f"kernels={kernels}: choose one of {', '.join(KERNELS)}")
+    on_cpu = torch.device(device).type == "cpu"
+    if kernels == "cpp" and not on_cpu:
+        raise PelError(f"kernels=cpp runs on the CPU only; with device={device} use kernels=torch or kernels=compiled")
+    module = module.to(device)
+    if kernels == "compiled":
+        return compile_trees(module), "compiled"
+    if kernels == "torch" or not on_cpu:
+        return use_cpp_kernels(module, enabled=False), "torch"
+    try:
+        return use_cpp_kernels(module), "cpp"
+    except PelError as error:
+        if kernels == "cpp":
+            raise
+        log.warning("%s; scoring with the torch kernels, about 5x slower", error)
+        return use_cpp_kernels(module, enabled=False), "torch"
+
+
+def preferred_batch_size(module: nn.Module) -> int:
+    """Rows per forward for ``module``'s kernels: small for eager torch, large for C++ or compiled."""
+    fast = any(child.cpp_kernel or child.compiled for child in _tree_modules(module))
+    return LARGE_BATCH_SIZE if fast else EAGER_BATCH_SIZE
+
+
+def predict_batches(module: nn.Module, raw: np.ndarray, *, batch_size: int | None = None, device: str | torch.device = "cpu",
                     pad: bool = False) -> np.ndarray:
     """``module`` on ``raw`` ``(n, n_features)`` float64 in batches; returns ``(n,)`` float64 on the CPU.
 
-    ``pad``: fill the last batch up to ``batch_size`` (with copies of its first row), so a module
-    compiled for one shape never recompiles.
+    ``batch_size``: rows per forward, by default the kernels' preferred size. ``pad``: fill the last
+    batch up to ``batch_size`` (with copies of its first row), so a module compiled for one shape
+    never recompiles.
     """
+    batch_size = batch_size or preferred_batch_size(module)
     module = module.to(device).eval()
     out = np.empty(len(raw), dtype=np.float64)
     with torch.inference_mode():

@@ -21,7 +21,7 @@ from pel_torch.data import schema
 from pel_torch.data.cleaning import to_canonical
 from pel_torch.errors import DataError
 from pel_torch.features.targets import TargetScale
-from pel_torch.inference import EAGER_BATCH_SIZE, compile_trees, predict_batches
+from pel_torch.inference import predict_batches, preferred_batch_size, select_kernels
 
 if TYPE_CHECKING:
     import pytorch_lightning as pl  # only for the annotation: one-process prediction never imports Lightning
@@ -42,13 +42,13 @@ class PredictionSummary:
 
 def predict_file(checkpoint: Checkpoint, source: str | Path, output: str | Path, *, batch_size: int = 8192,
                  device: str = "cpu", overwrite: bool = False, trainer: "pl.Trainer | None" = None,
-                 compile: bool = False) -> PredictionSummary:
+                 kernels: str = "auto") -> PredictionSummary:
     """Score every film of ``source`` (canonical CSV or Parquet) with ``checkpoint``; write ``output`` (CSV).
 
     With a multi-process ``trainer`` (``trainer=ddp``) the features go to a temporary file first and
     Lightning's DDP scores them on every process; otherwise each chunk is scored as it is read.
-    ``compile``: run the tree kernels through ``torch.compile`` (one-off compile of about two minutes,
-    worth it from ~100k films; see ``pel_torch.inference.compile_trees``).
+    ``kernels``: which tree kernels score (``pel_torch.inference.select_kernels``): ``auto`` (the C++
+    kernels on CPU), ``torch``, or ``compiled`` (``torch.compile``, a one-off compile of minutes).
     """
     source, output = Path(source), Path(output)
     if output.suffix.lower() != ".csv":
@@ -62,12 +62,13 @@ def predict_file(checkpoint: Checkpoint, source: str | Path, output: str | Path,
     with atomic_output(output) as temporary, open(temporary, "w", newline="") as file:
         file.write(",".join(OUTPUT_COLUMNS) + "\n")
         if trainer is None:
-            model = compile_trees(checkpoint.model.to(device)) if compile else checkpoint.model.to(device)
-            model_batch = batch_size if compile else min(batch_size, EAGER_BATCH_SIZE)  # chunks are read at batch_size
-            frames = (_fill(frame, good, predict_batches(model, raw, batch_size=model_batch, device=device, pad=compile), scale)
+            model, kind = select_kernels(checkpoint.model, kernels, device)
+            model_batch = min(batch_size, preferred_batch_size(model))  # chunks are read at batch_size
+            frames = (_fill(frame, good, predict_batches(model, raw, batch_size=model_batch, device=device, pad=kind == "compiled"), scale)
                       for frame, good, raw in chunks)
         else:
-            frames = _predict_distributed(trainer, checkpoint, chunks, scale, batch_size, Path(temporary))
+            model, _ = select_kernels(checkpoint.model, "torch" if kernels == "compiled" else kernels, device)
+            frames = _predict_distributed(trainer, checkpoint, model, chunks, scale, batch_size, Path(temporary))
         rows = scored = 0
         for frame in frames:
             frame.to_csv(file, header=False, index=False)
@@ -94,7 +95,7 @@ def _fill(frame: pd.DataFrame, good: pd.Index, standardised: np.ndarray, scale: 
     return frame
 
 
-def _predict_distributed(trainer, checkpoint, chunks, scale, batch_size, beside: Path):
+def _predict_distributed(trainer, checkpoint, model, chunks, scale, batch_size, beside: Path):
     """Spill rows and features to disk, score them in one DDP run, then stream the rows back out."""
     from pel_torch.distributed import predict_mapped
     from pel_torch.lit import PELModule
@@ -112,7 +113,7 @@ def _predict_distributed(trainer, checkpoint, chunks, scale, batch_size, beside:
                 frame.to_parquet(row_files[-1], index=False)  # parquet keeps ids and titles exactly as read
         predictions = np.empty(0)
         if n_scorable:
-            predictions = predict_mapped(trainer, PELModule(checkpoint.model), work / "features.f64", (n_scorable, n_features),
+            predictions = predict_mapped(trainer, PELModule(model), work / "features.f64", (n_scorable, n_features),
                                          work / "predictions.f64", batch_size)
         for path in row_files:
             frame = pd.read_parquet(path)

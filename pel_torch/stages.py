@@ -20,14 +20,15 @@ from torch.utils.data import DataLoader, TensorDataset
 from pel_torch.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from pel_torch.compile import compile_stack
 from pel_torch.errors import PelError
-from pel_torch.features.targets import TargetScale
-from pel_torch.inference import predict_batches
+from pel_torch.data import schema
+from pel_torch.features.targets import TargetScale, standardise_by_year, target_values
+from pel_torch.inference import predict_batches, select_kernels
 from pel_torch.lit import PELModule
 from pel_torch.pipeline import Prepared, build_featurizer, build_stack, prepare, split_signature
 from pel_torch.stack.forecaster import Forecaster
 
 log = logging.getLogger(__name__)
-PRETRAIN_TARGETS = ("rating", "votes", "both")
+PRETRAIN_TARGETS = ("rating", "votes", "votes_year", "both")
 FINETUNE_STRATEGIES = ("leaves", "prior", "refit")
 
 
@@ -81,11 +82,16 @@ def pretraining_target(prepared: Prepared, kind: str) -> tuple[np.ndarray, np.nd
     """Rows of the pretraining set with a target, the standardised target, and its description.
 
     ``both`` is the mean of the standardised rating and standardised log review count (each
-    where known): one reception score, so one stack can learn from both signals.
+    where known): one reception score, so one stack can learn from both signals. ``votes_year`` is
+    the log review count standardised among films of the same years (``standardise_by_year``).
     """
     if kind not in PRETRAIN_TARGETS:
         raise PelError(f"unknown pretrain.target '{kind}'; choose one of: {', '.join(PRETRAIN_TARGETS)}")
     rows = prepared.split.pretrain
+    if kind == "votes_year":
+        y = standardise_by_year(target_values(prepared.films, "votes")[rows], prepared.films[schema.YEAR].to_numpy(dtype="float64")[rows])
+        known = ~np.isnan(y)
+        return rows[known], y[known], {"name": kind, "log": False, "mean": 0.0, "std": 1.0}
     names = ("rating", "votes") if kind == "both" else (kind,)
     scales = [TargetScale.fit(prepared.films, name, rows) for name in names]
     standardised = np.column_stack([scale.encode(prepared.films)[rows] for scale in scales])
@@ -103,7 +109,7 @@ def _box_office_target(prepared: Prepared) -> tuple[TargetScale, np.ndarray]:
 
 def _finetune_leaves(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndarray) -> Forecaster:
     """Gradient descent on leaf values, networks and the selection head through the compiled stack."""
-    model = copy.deepcopy(checkpoint.model).double()
+    model = _with_fitting_kernels(cfg, copy.deepcopy(checkpoint.model).double())
     train, val = prepared.split.train, prepared.split.val
     # Start from the least-squares map of the pretrained scale (ratings) onto box office.
     slope, intercept = np.polyfit(predict_batches(model, prepared.raw[train]), y[train], 1)
@@ -121,7 +127,7 @@ def _finetune_leaves(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndar
 
 def _finetune_prior(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndarray) -> Forecaster:
     """A box-office stack that sees the pretrained model's prediction as one more feature."""
-    prior = checkpoint.model.double().eval()
+    prior = _with_fitting_kernels(cfg, checkpoint.model.double().eval())
     train = prepared.split.train
     prediction = predict_batches(prior, prepared.raw)
     raw = np.hstack([prepared.raw, prediction[:, None]])
@@ -150,7 +156,7 @@ def _finetune_refit(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndarr
 
 def _validate_and_save(cfg, stage, model, prepared, y, scale, extra=None) -> StageResult:
     val = prepared.split.val
-    module = PELModule(model, hparams=_flat_config(cfg))
+    module = PELModule(_with_fitting_kernels(cfg, model), hparams=_flat_config(cfg))
     # One process scores every validation film exactly once (a distributed sampler pads uneven shards).
     trainer = build_trainer(cfg, max_epochs=1, single_device=True)
     results = trainer.validate(module, _loader(prepared.raw[val], y[val], 1024), verbose=False)[0]
@@ -158,6 +164,13 @@ def _validate_and_save(cfg, stage, model, prepared, y, scale, extra=None) -> Sta
     trainer.logger.log_hyperparams(_flat_config(cfg), metrics)
     path = _save(cfg, stage, model, prepared.featurizer, scale.to_dict(), extra)
     return StageResult(stage, path, metrics)
+
+
+def _with_fitting_kernels(cfg, model):
+    """The C++ kernels speed up fine-tuning and validation too (leaf gradients are unchanged);
+    ``torch.compile`` is for inference only, so ``kernels=compiled`` fits with ``auto``."""
+    kernels = cfg.get("kernels", "auto")
+    return select_kernels(model, "auto" if kernels == "compiled" else kernels)[0]
 
 
 def regression_metrics(y: np.ndarray, prediction: np.ndarray) -> dict[str, float]:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pel_torch.compile.cpu_kernels import tree_kernels
 from pel_torch.compile.tree_arrays import ObliviousArrays, PerfectTreeArrays, TreeArrays, perfect_layout
 
 # Complete trees deeper than this would pad to too many nodes (2 ** depth per tree): they keep
@@ -21,6 +22,20 @@ MAX_PERFECT_DEPTH = 14
 
 def _bits(values: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32).view(np.int32).copy())
+
+
+def _use_cpp(module: nn.Module, x: torch.Tensor) -> bool:
+    """Whether to traverse with the C++ kernel: switched on (``use_cpp_kernels``), on the CPU, and
+    not inside torch.compile / torch.export tracing, which must see plain torch ops."""
+    return module.cpp_kernel and x.device.type == "cpu" and not torch.compiler.is_compiling()
+
+
+def _needs_leaf_gradients(module: nn.Module) -> bool:
+    return torch.is_grad_enabled() and module.leaf_values.requires_grad
+
+
+def _float64_leaves(module: nn.Module) -> torch.Tensor:
+    return module.leaf_values.detach().to(torch.float64).contiguous()
 
 
 def _sum_trees(leaves: torch.Tensor, bias: torch.Tensor, scale: float, float32_sequential_sum: bool) -> torch.Tensor:
@@ -99,6 +114,8 @@ class PerfectTreeEnsemble(nn.Module):
         self.register_buffer("leaf_offsets", torch.arange(n_trees, dtype=torch.int64) * 2 ** depth - n_internal, persistent=False)
         self.leaf_values = nn.Parameter(torch.zeros(n_trees, 2 ** depth, dtype=torch.float64))
         self.bias = nn.Parameter(torch.tensor(bias, dtype=torch.float64))
+        self.cpp_kernel = False  # set by ``pel_torch.inference.use_cpp_kernels``
+        self.compiled = False    # set by ``pel_torch.inference.compile_trees``
 
     @classmethod
     def from_arrays(cls, arrays: PerfectTreeArrays) -> "PerfectTreeEnsemble":
@@ -116,6 +133,15 @@ class PerfectTreeEnsemble(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x32 = x.to(torch.float32)
+        if _use_cpp(self, x) and _needs_leaf_gradients(self):
+            index = tree_kernels().perfect_tree_leaves(x32.contiguous(), self.nodes, self.depth)
+            return _sum_trees(self.leaf_values.reshape(-1)[index], self.bias, self.scale, self.float32_sequential_sum)
+        if _use_cpp(self, x):
+            if self.float32_sequential_sum:
+                return tree_kernels().perfect_tree_sum(x32.contiguous(), self.nodes, self.depth, _float64_leaves(self),
+                                                       float(self.bias.to(torch.float32)), True).to(torch.float32)
+            total = tree_kernels().perfect_tree_sum(x32.contiguous(), self.nodes, self.depth, _float64_leaves(self), 0.0, False)
+            return self.bias + self.scale * total
         nodes = self.nodes.reshape(-1)
         node = self.node_offsets.new_zeros(x.shape[0], len(self.node_offsets))   # (batch, n_trees), index within the tree
         for _ in range(self.depth):
@@ -140,6 +166,8 @@ class ObliviousEnsemble(nn.Module):
         self.register_buffer("offsets", torch.arange(n_trees, dtype=torch.int64) * 2 ** depth)
         self.leaf_values = nn.Parameter(torch.zeros(n_trees, 2 ** depth, dtype=torch.float64))
         self.bias = nn.Parameter(torch.tensor(bias, dtype=torch.float64))
+        self.cpp_kernel = False  # set by ``pel_torch.inference.use_cpp_kernels``
+        self.compiled = False    # set by ``pel_torch.inference.compile_trees``
 
     @classmethod
     def from_arrays(cls, arrays: ObliviousArrays) -> "ObliviousEnsemble":
@@ -157,7 +185,12 @@ class ObliviousEnsemble(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x32 = x.to(torch.float32)
-        if torch.compiler.is_compiling():
+        if _use_cpp(self, x) and not _needs_leaf_gradients(self):
+            total = tree_kernels().oblivious_tree_sum(x32.contiguous(), self.features, self.border_bits, _float64_leaves(self))
+            return self.bias + self.scale * total
+        if _use_cpp(self, x):
+            index = tree_kernels().oblivious_tree_leaves(x32.contiguous(), self.features, self.border_bits)
+        elif torch.compiler.is_compiling():
             # Inductor fuses the gather, compare and bit sum into one loop (~4x the eager path below).
             bits = x32[:, self.features] > self.border_bits.view(torch.float32)      # (batch, n_trees, depth)
             index = (bits * self.powers).sum(dim=2) + self.offsets

@@ -17,6 +17,25 @@ def target_values(frame: pd.DataFrame, name: str) -> np.ndarray:
     return np.log1p(values) if name in LOG_TARGETS else values
 
 
+def standardise_by_year(values: np.ndarray, years: np.ndarray, window: int = 2, min_films: int = 30) -> np.ndarray:
+    """``values`` standardised against films released within ``window`` years of each film.
+
+    Review counts drift with the years (more critics online, older films reviewed less): a count is
+    only comparable with its contemporaries'. Years with fewer than ``min_films`` known values in
+    their window, and films of unknown year, fall back to all films. Only the given rows are used,
+    so a pretraining set that stops before the test period never sees test-period films.
+    """
+    values, years = np.asarray(values, dtype=np.float64), np.asarray(years, dtype=np.float64)
+    known = ~np.isnan(values)
+    out = (values - np.nanmean(values)) / (np.nanstd(values) or 1.0)
+    for year in np.unique(years[~np.isnan(years)]):
+        near = known & (np.abs(years - year) <= window)
+        if near.sum() >= min_films:
+            here = years == year
+            out[here] = (values[here] - values[near].mean()) / (values[near].std() or 1.0)
+    return out
+
+
 class TargetScale:
     """A target on its learning scale (log1p for money and counts), standardised with training rows' mean and std."""
 

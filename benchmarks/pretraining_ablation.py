@@ -1,0 +1,87 @@
+"""One pretraining direction against EL, paired by seed: the rows of RESULTS.md's ablation table.
+
+    python benchmarks/pretraining_ablation.py --name votes_year --override pretrain.target=votes_year \
+        [--splits random temporal] [--seeds 5] [--threads 2] [--reuse-el checkpoints/t2/table2] [--json out.json]
+
+Per (split, seed), exactly as ``evaluate.py table2=full`` runs P-EL: pretrain with the overrides,
+fine-tune with the configured strategy, score the test films. EL (the same stack on box office
+only) does not depend on the pretraining overrides, so ``--reuse-el`` takes the scratch
+checkpoints of an earlier Table 2 run (``checkpoints/table2/<split>-seed<k>/scratch``) instead of
+refitting them; without it, or where one is missing, EL is fitted here. The printed table is the
+paired test-R2 gain (mean ± std, seeds positive) and the MSE / MAE changes.
+"""
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from hydra import compose, initialize_config_dir
+
+from common import CONFIGS
+from pel_torch.checkpoint import load_checkpoint
+from pel_torch.evaluation import evaluate_checkpoint
+from pel_torch.stages import finetune, pretrain, scratch
+from pel_torch.table2 import _run_config
+
+METRICS = ("r2", "mse", "mae")
+
+
+def _scores(cfg, checkpoint_path, val_r2=None) -> dict:
+    metrics = evaluate_checkpoint(cfg, load_checkpoint(checkpoint_path))
+    return {**{m: metrics[f"test/{m}"] for m in METRICS}, "val_r2": val_r2}
+
+
+def _el(cfg, reuse: Path | None, split: str, seed: int) -> dict:
+    found = sorted(Path(reuse, f"{split}-seed{seed}", "scratch").glob("*.safetensors")) if reuse else []
+    if found:
+        return {**_scores(cfg, found[-1]), "checkpoint": str(found[-1])}
+    result = scratch(OmegaConf.merge(cfg, {"stage": "scratch"}))
+    return {**_scores(cfg, result.checkpoint, result.metrics["val/r2"]), "checkpoint": str(result.checkpoint)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--name", required=True, help="the direction's name in the table")
+    parser.add_argument("--override", nargs="*", default=[], help="Hydra overrides for the pretrain and finetune stages")
+    parser.add_argument("--splits", nargs="+", default=["random", "temporal"])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--reuse-el", default=None, help="folder of an earlier Table 2 run's checkpoints (its EL stacks)")
+    parser.add_argument("--json", default=None, help="write per-seed results here")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+        base = compose("evaluate", overrides=[f"threads={args.threads}", f"checkpoints_dir=checkpoints/ablation/{args.name}", *args.override])
+    started = time.perf_counter()
+    results = {}
+    for seed in range(args.seeds):
+        for split in args.splits:
+            cfg = _run_config(base, split, seed)
+            pretrained = pretrain(OmegaConf.merge(cfg, {"stage": "pretrain"}))
+            tuned = finetune(OmegaConf.merge(cfg, {"stage": "finetune", "ckpt_path": str(pretrained.checkpoint)}))
+            row = {"P-EL": _scores(cfg, tuned.checkpoint, tuned.metrics["val/r2"]), "EL": _el(cfg, args.reuse_el, split, seed)}
+            results.setdefault(split, []).append(row)
+            print(f"{split} seed {seed}: P-EL {row['P-EL']['r2']:.4f}  EL {row['EL']['r2']:.4f}  "
+                  f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+    meta = {"name": args.name, "overrides": args.override, "seeds": args.seeds, "threads": args.threads,
+            "seconds": round(time.perf_counter() - started), "date": time.strftime("%Y-%m-%d"),
+            "command": "python benchmarks/pretraining_ablation.py " + " ".join(sys.argv[1:])}
+    if args.json:
+        Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    print(f"| direction | split | P-EL R2 | EL R2 | paired R2 gain | seeds positive | MSE change | MAE change |\n|---|---|---|---|---|---|---|---|")
+    for split, rows in results.items():
+        gain = {m: np.array([r["P-EL"][m] - r["EL"][m] for r in rows]) for m in METRICS}
+        pel, el = (np.array([r[k]["r2"] for r in rows]) for k in ("P-EL", "EL"))
+        print(f"| {args.name} | {split} | {pel.mean():.3f} ± {pel.std(ddof=1) if len(rows) > 1 else 0:.3f} | {el.mean():.3f} | "
+              f"{gain['r2'].mean():+.3f} ± {gain['r2'].std(ddof=1) if len(rows) > 1 else 0:.3f} | {(gain['r2'] > 0).sum()} of {len(rows)} | "
+              f"{gain['mse'].mean():+.3f} | {gain['mae'].mean():+.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -73,9 +73,45 @@ def finetune(cfg: DictConfig) -> StageResult:
     check_compatible(cfg, checkpoint)
     prepared = prepare(cfg, featurizer=checkpoint.featurizer)
     scale, y = _box_office_target(prepared)
+    blend = cfg.finetune.get("blend", False)
+    partner, source = _box_office_partner(cfg, prepared, y) if blend else (None, None)  # a bad blend_ckpt fails before fine-tuning
     model = {"leaves": _finetune_leaves, "prior": _finetune_prior, "refit": _finetune_refit}[strategy](cfg, checkpoint, prepared, y)
-    return _validate_and_save(cfg, "finetune", model, prepared, y, scale,
-                              extra={"strategy": strategy, "pretrain_checkpoint": str(checkpoint.path)})
+    extra = {"strategy": strategy, "pretrain_checkpoint": str(checkpoint.path)}
+    if blend:
+        weight = blend_weight(predict_batches(model, prepared.raw[prepared.split.val]),
+                              predict_batches(partner, prepared.raw[prepared.split.val]), y[prepared.split.val])
+        model.set_partner(partner, weight)
+        log.info("blend: weight %.2f on the box-office-only stack (%s), chosen on validation", weight, source)
+        extra.update({"blend_weight": weight, "blend_source": source})
+    return _validate_and_save(cfg, "finetune", model, prepared, y, scale, extra=extra)
+
+
+BLEND_WEIGHTS = np.round(np.arange(0, 1.0001, 0.05), 2)
+
+
+def blend_weight(own: np.ndarray, partner: np.ndarray, y: np.ndarray) -> float:
+    """The partner's weight in ``(1 - w) * own + w * partner`` with the lowest squared error on ``y``,
+    from a grid of 0.05 (a coarse grid: the validation films also early-stop fine-tuning)."""
+    errors = [float(np.mean(((1 - w) * own + w * partner - y) ** 2)) for w in BLEND_WEIGHTS]
+    return float(BLEND_WEIGHTS[int(np.argmin(errors))])
+
+
+def _box_office_partner(cfg, prepared: Prepared, y: np.ndarray) -> tuple[Forecaster, str]:
+    """The EL stack to blend with: ``finetune.blend_ckpt`` (same split and features), else fitted on box office now."""
+    path = cfg.finetune.get("blend_ckpt")
+    if not path:
+        train = prepared.split.train
+        return Forecaster(compile_stack(build_stack(cfg).fit(prepared.features[train], y[train]),
+                                        prepared.featurizer.mean_, prepared.featurizer.std_)), "fitted here"
+    checkpoint = load_checkpoint(path)
+    check_compatible(cfg, checkpoint)
+    if checkpoint.spec["stage"] != "scratch":
+        raise CheckpointError(f"finetune.blend_ckpt={path}: a {checkpoint.spec['stage']} checkpoint; blend with a scratch checkpoint "
+                              "(python train.py stage=scratch) or leave blend_ckpt=null to fit one")
+    if list(checkpoint.featurizer.feature_names_) != list(prepared.featurizer.feature_names_):
+        raise CheckpointError(f"finetune.blend_ckpt={path}: its features differ from the pretrain checkpoint's; "
+                              "train both with the same features config")
+    return _with_fitting_kernels(cfg, checkpoint.model.double().eval()), str(checkpoint.path)
 
 
 def pretraining_target(prepared: Prepared, kind: str) -> tuple[np.ndarray, np.ndarray, dict]:

@@ -7,7 +7,7 @@ import pytest
 from test_train import config
 
 from pel_torch.errors import PelError
-from pel_torch.table2 import ABLATION, BASELINES, METRICS, format_table, run_table2
+from pel_torch.table2 import ABLATION, BASELINES, METRICS, WITHOUT_HEAD, format_table, run_table2
 
 
 def _results(test_r2: dict, val_r2: dict) -> dict:
@@ -24,7 +24,7 @@ def test_p_el_is_chosen_on_validation_and_compared_to_el_by_seed():
                        {"P-EL (leaves)": [0.9, 0.9], "P-EL (prior)": [0.1, 0.1]})
     table = format_table(results, {"date": "today", "command": "cmd", "seconds": 1, "seeds_done": {}, "seeds_planned": 2})
     assert "| **P-EL (leaves)** |" in table and "| P-EL (prior) |" in table   # the test-best prior is not chosen
-    assert "P-EL (leaves) minus EL, test R2 paired by seed: 0.015 ± 0.049 (positive on 1 of 2 seeds)" in table
+    assert "P-EL (leaves) minus EL, test R2 paired by seed: 0.015 ± 0.049 (positive on 1 of 2 seeds); MSE 0.000 ± 0.000" in table
     assert "0.777 / 0.193 / 0.346" in table  # the paper's numbers, beside ours
 
 
@@ -41,6 +41,6 @@ def test_quick_table2_writes_every_model_for_both_splits(tmp_path):
     results = json.loads(json_path.read_text())
     assert results["meta"]["seeds_done"] == {"random": 1, "temporal": 1}
     for split in ("random", "temporal"):
-        assert set(results[split]) == {"P-EL (leaves)", ABLATION, *BASELINES}
+        assert set(results[split]) == {"P-EL (leaves)", ABLATION, "P-EL (leaves)" + WITHOUT_HEAD, ABLATION + WITHOUT_HEAD, *BASELINES}
         assert all(len(row["r2"]) == 1 and np.isfinite(row["r2"][0]) for row in results[split].values())
     assert f"P-EL (leaves) minus {ABLATION}" in md_path.read_text()

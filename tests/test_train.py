@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -14,7 +15,7 @@ from pel_torch.errors import DataError, PelError
 from pel_torch.evaluation import evaluate_checkpoint
 from pel_torch.predict import predict_file
 from pel_torch.data import load_films
-from pel_torch.stages import build_trainer, finetune, pretrain, scratch
+from pel_torch.stages import blend_weight, build_trainer, finetune, pretrain, scratch
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["stack.n_folds=2", "++stack.learners.catboost.iterations=20", "++stack.learners.random_forest.n_estimators=10",
@@ -53,6 +54,39 @@ def test_finetune_strategies_reload_the_newest_pretrain_checkpoint(workdir, stra
     assert result.metrics["val/r2"] > 0.3
     metrics = evaluate_checkpoint(config(tmp, name="evaluate"), checkpoint)
     assert metrics["test/r2"] > 0.3 and metrics["test/films"] > 500
+
+
+def test_blend_with_a_scratch_checkpoint_is_the_weighted_sum(workdir):
+    tmp, _ = workdir
+    el = scratch(config(tmp, "stage=scratch"))
+    result = finetune(config(tmp, "stage=finetune", "finetune.strategy=leaves", f"finetune.blend_ckpt={el.checkpoint}"))
+    checkpoint = load_checkpoint(result.checkpoint)
+    weight = checkpoint.spec["extra"]["blend_weight"]
+    assert 0.0 <= weight <= 1.0 and checkpoint.spec["extra"]["blend_source"] == str(el.checkpoint)
+    assert float(checkpoint.model.partner_weight) == weight
+    raw = torch.from_numpy(load_checkpoint(el.checkpoint).featurizer.transform_raw(load_films("wikidata")[0].iloc[:50]))
+    model = checkpoint.model.eval()
+    with torch.no_grad():
+        blended = model(raw)
+        partner = model.partner(raw)
+        model.set_partner(None, 0.0)
+        own = model(raw)
+    torch.testing.assert_close(blended, (1 - weight) * own + weight * partner)
+    torch.testing.assert_close(partner, load_checkpoint(el.checkpoint).model.double()(raw))
+
+
+def test_blend_refuses_a_checkpoint_that_is_not_scratch(workdir):
+    tmp, pretrained = workdir
+    with pytest.raises(CheckpointError, match="a pretrain checkpoint; blend with a scratch checkpoint"):
+        finetune(config(tmp, "stage=finetune", f"finetune.blend_ckpt={pretrained.checkpoint}"))
+
+
+def test_blend_weight_is_chosen_by_squared_error():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=4000)
+    assert blend_weight(y, y + rng.normal(size=4000), y) == 0.0                        # a perfect stack needs no partner
+    assert blend_weight(y + rng.normal(size=4000), y + rng.normal(size=4000), y) == pytest.approx(0.5, abs=0.05)
+    assert blend_weight(y + 3 * rng.normal(size=4000), y, y) == 1.0
 
 
 def test_scratch_and_batch_prediction(workdir, tmp_path):

@@ -42,10 +42,12 @@ def _leaf(spec: dict) -> nn.Module:
 
 
 def forecaster_spec(forecaster: Forecaster) -> dict:
-    prior = forecaster.prior
-    return {"stack": stack_spec(forecaster.stack), "prior": forecaster_spec(prior) if prior is not None else None}
+    prior, partner = forecaster.prior, forecaster.partner
+    return {"stack": stack_spec(forecaster.stack), "prior": forecaster_spec(prior) if prior is not None else None,
+            "partner": forecaster_spec(partner) if partner is not None else None}
 
 
 def build_forecaster(spec: dict) -> Forecaster:
     prior = build_forecaster(spec["prior"]) if spec["prior"] is not None else None
-    return Forecaster(build_stack(spec["stack"]), prior)
+    partner = build_forecaster(spec["partner"]) if spec.get("partner") is not None else None  # absent before blending existed
+    return Forecaster(build_stack(spec["stack"]), prior, partner)

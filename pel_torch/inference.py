@@ -48,6 +48,7 @@ def use_cpp_kernels(module: nn.Module, enabled: bool = True) -> nn.Module:
         tree_kernels()
     for child in _tree_modules(module):
         child.cpp_kernel = enabled
+        child._n_inputs_read = None  # recomputed from the nodes as they are now
     return module
 
 

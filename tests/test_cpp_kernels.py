@@ -49,6 +49,13 @@ def test_cpp_leaf_gradients_equal_torch(pair, box_office):
     assert gradients[1].count_nonzero() > 0
 
 
+def test_cpp_kernels_refuse_inputs_narrower_than_the_trees_read(pair, box_office):
+    _, _, fast = pair
+    narrow = torch.from_numpy(box_office["X"][:5, :fast.n_inputs_read() - 1]).double()
+    with pytest.raises(ValueError, match=f"splits on input column {fast.n_inputs_read() - 1}"):
+        fast(narrow)
+
+
 def test_stack_with_cpp_kernels_keeps_native_parity(small_stack, box_office):
     ensemble, stack = small_stack
     fast, kind = select_kernels(copy.deepcopy(stack), "cpp")

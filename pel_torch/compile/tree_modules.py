@@ -27,7 +27,19 @@ def _bits(values: np.ndarray) -> torch.Tensor:
 def _use_cpp(module: nn.Module, x: torch.Tensor) -> bool:
     """Whether to traverse with the C++ kernel: switched on (``use_cpp_kernels``), on the CPU, and
     not inside torch.compile / torch.export tracing, which must see plain torch ops."""
-    return module.cpp_kernel and x.device.type == "cpu" and not torch.compiler.is_compiling()
+    if not (module.cpp_kernel and x.device.type == "cpu" and not torch.compiler.is_compiling()):
+        return False
+    # The C++ loop reads x[row, feature] unchecked: a module (or checkpoint) wider than its input
+    # must fail here, as torch's gather would, not read past the row.
+    if x.shape[1] < module.n_inputs_read():
+        raise ValueError(f"{type(module).__name__} splits on input column {module.n_inputs_read() - 1}, but the input has {x.shape[1]} columns")
+    return True
+
+
+def _columns_read(features: torch.Tensor) -> int:
+    if features.numel() and int(features.min()) < 0:
+        raise ValueError(f"tree nodes split on a negative input column ({int(features.min())}): the checkpoint is corrupt")
+    return int(features.max()) + 1 if features.numel() else 0
 
 
 def _needs_leaf_gradients(module: nn.Module) -> bool:
@@ -116,6 +128,7 @@ class PerfectTreeEnsemble(nn.Module):
         self.bias = nn.Parameter(torch.tensor(bias, dtype=torch.float64))
         self.cpp_kernel = False  # set by ``pel_torch.inference.use_cpp_kernels``
         self.compiled = False    # set by ``pel_torch.inference.compile_trees``
+        self._n_inputs_read = None
 
     @classmethod
     def from_arrays(cls, arrays: PerfectTreeArrays) -> "PerfectTreeEnsemble":
@@ -130,6 +143,12 @@ class PerfectTreeEnsemble(nn.Module):
     def spec(self) -> dict:
         return {"n_trees": len(self.nodes), "depth": self.depth, "scale": self.scale,
                 "float32_sequential_sum": self.float32_sequential_sum}
+
+    def n_inputs_read(self) -> int:
+        """1 + the largest input column any split reads (computed once; the nodes never change)."""
+        if self._n_inputs_read is None:
+            self._n_inputs_read = _columns_read(self.nodes >> 32)
+        return self._n_inputs_read
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x32 = x.to(torch.float32)
@@ -168,6 +187,7 @@ class ObliviousEnsemble(nn.Module):
         self.bias = nn.Parameter(torch.tensor(bias, dtype=torch.float64))
         self.cpp_kernel = False  # set by ``pel_torch.inference.use_cpp_kernels``
         self.compiled = False    # set by ``pel_torch.inference.compile_trees``
+        self._n_inputs_read = None
 
     @classmethod
     def from_arrays(cls, arrays: ObliviousArrays) -> "ObliviousEnsemble":
@@ -182,6 +202,12 @@ class ObliviousEnsemble(nn.Module):
     def spec(self) -> dict:
         n_trees, depth = self.features.shape
         return {"n_trees": n_trees, "depth": depth, "scale": self.scale}
+
+    def n_inputs_read(self) -> int:
+        """1 + the largest input column any split reads (computed once; the features never change)."""
+        if self._n_inputs_read is None:
+            self._n_inputs_read = _columns_read(self.features)
+        return self._n_inputs_read
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x32 = x.to(torch.float32)

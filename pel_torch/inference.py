@@ -75,7 +75,7 @@ def select_kernels(module: nn.Module, kernels: str = "auto", device: str | torch
     except PelError as error:
         if kernels == "cpp":
             raise
-        log.warning("%s; scoring with the torch kernels, about 5x slower", error)
+        log.warning("%s; scoring with the torch kernels, about 7x slower", error)
         return use_cpp_kernels(module, enabled=False), "torch"
 
 

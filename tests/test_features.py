@@ -104,3 +104,20 @@ def test_billing_order_lead_cast_limits_the_entities():
 def test_featurizer_rejects_non_canonical_frames():
     with pytest.raises(PelError, match="lacks canonical column"):
         FilmFeaturizer().fit(pd.DataFrame({"title": ["a"]}))
+
+
+def test_votes_standardised_among_films_of_the_same_years():
+    from pel_torch.features.targets import standardise_by_year
+
+    rng = np.random.default_rng(0)
+    years = np.repeat(np.arange(1980, 2011), 60).astype(float)
+    drift = (years - 1980) * 0.2                       # review counts grow with the years
+    values = drift + rng.normal(size=len(years))
+    standardised = standardise_by_year(values, years)
+    assert abs(np.corrcoef(standardised, years)[0, 1]) < 0.05 < np.corrcoef(values, years)[0, 1]
+    assert abs(standardised.mean()) < 0.05 and abs(standardised.std() - 1) < 0.1
+    # unknown years and years with too few contemporaries fall back to all films; NaN stays NaN
+    few = standardise_by_year(np.array([1.0, 2.0, 3.0, np.nan]), np.array([1990.0, np.nan, 2000.0, 1990.0]), min_films=30)
+    all_films = (np.array([1.0, 2.0, 3.0]) - 2.0) / np.std([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(few[:3], all_films)
+    assert np.isnan(few[3])

@@ -171,3 +171,15 @@ def test_batch_prediction_with_ddp_equals_one_process(workdir, tmp_path):
     # last bit differently (~1e-8 relative here), as float32 GEMM does by batch shape and threads.
     pd.testing.assert_frame_equal(actual, expected, check_exact=False, rtol=1e-6)
     assert actual.loc[7, "reason"] == "runtime is negative" and not list(tmp_path.glob(".predict-*"))
+
+
+def test_votes_year_target_uses_only_pretraining_films(tmp_path):
+    from pel_torch.pipeline import prepare
+    from pel_torch.stages import pretraining_target
+
+    prepared = prepare(config(tmp_path))
+    rows, y, target = pretraining_target(prepared, "votes_year")
+    assert target["name"] == "votes_year" and np.isfinite(y).all()
+    assert set(rows) <= set(prepared.split.pretrain) and len(rows) > 5000
+    assert abs(y.mean()) < 0.1 and 0.8 < y.std() < 1.2
+    assert not set(rows) & set(prepared.split.test)   # test-period films never shape the target

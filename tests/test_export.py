@@ -45,3 +45,18 @@ def test_exported_program_round_trip(workdir, tmp_path):  # noqa: F811
     np.testing.assert_allclose(standalone["prediction"], expected[:7], rtol=0, atol=1e-6)
     with pytest.raises(PelError, match="already exists"):
         export_checkpoint(checkpoint, path)
+
+
+def test_blended_finetune_checkpoint_exports_with_cpp_kernels_switched_on(workdir, tmp_path):  # noqa: F811
+    from pel_torch.inference import use_cpp_kernels
+    from pel_torch.stages import finetune
+
+    tmp, _ = workdir
+    cfg = config(tmp, "stage=finetune", "finetune.strategy=leaves")
+    checkpoint = load_checkpoint(finetune(cfg).checkpoint)
+    assert checkpoint.model.partner is not None   # finetune.blend is on by default
+    raw = prepare(cfg, featurizer=checkpoint.featurizer).raw[:200]
+    expected = predict_batches(checkpoint.model, raw, batch_size=64)
+    use_cpp_kernels(checkpoint.model)              # tracing must see the torch kernels, not the C++ calls
+    module, _ = load_exported(export_checkpoint(checkpoint, tmp_path / "blend.pt2"))
+    np.testing.assert_allclose(module(torch.from_numpy(raw[:64])).detach().numpy(), expected[:64], rtol=0, atol=1e-12)

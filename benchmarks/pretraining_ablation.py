@@ -1,10 +1,10 @@
 """One pretraining direction against EL, paired by seed: the rows of RESULTS.md's ablation table.
 
     python benchmarks/pretraining_ablation.py --name votes_year --override pretrain.target=votes_year \
-        [--splits random temporal] [--seeds 5] [--threads 2] [--reuse-el checkpoints/t2/table2] [--json out.json]
+        [--splits random temporal] [--seeds 5] [--threads 2] [--reuse-el checkpoints/table2] [--blend] [--json out.json]
 
 Per (split, seed), exactly as ``evaluate.py table2=full`` runs P-EL: pretrain with the overrides,
-fine-tune with the configured strategy, score the test films. EL (the same stack on box office
+fine-tune with the configured strategy (without the EL head unless ``--blend``), score the test films. EL (the same stack on box office
 only) does not depend on the pretraining overrides, so ``--reuse-el`` takes the scratch
 checkpoints of an earlier Table 2 run (``checkpoints/table2/<split>-seed<k>/scratch``) instead of
 refitting them; without it, or where one is missing, EL is fitted here. The printed table is the
@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reuse-el", default=None, help="folder of an earlier Table 2 run's checkpoints (its EL stacks)")
+    parser.add_argument("--blend", action="store_true", help="P-EL with its EL head (finetune.blend, blended with the EL below)")
     parser.add_argument("--json", default=None, help="write per-seed results here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -63,9 +64,12 @@ def main() -> None:
     for seed in range(args.seeds):
         for split in args.splits:
             cfg = _run_config(base, split, seed)
+            el = _el(cfg, args.reuse_el, split, seed)
             pretrained = pretrain(OmegaConf.merge(cfg, {"stage": "pretrain"}))
-            tuned = finetune(OmegaConf.merge(cfg, {"stage": "finetune", "ckpt_path": str(pretrained.checkpoint)}))
-            row = {"P-EL": _scores(cfg, tuned.checkpoint, tuned.metrics["val/r2"]), "EL": _el(cfg, args.reuse_el, split, seed)}
+            # Without --blend, P-EL is the fine-tuned stack alone, as measured before finetune.blend existed.
+            blend = {"blend": True, "blend_ckpt": el["checkpoint"]} if args.blend else {"blend": False}
+            tuned = finetune(OmegaConf.merge(cfg, {"stage": "finetune", "ckpt_path": str(pretrained.checkpoint), "finetune": blend}))
+            row = {"P-EL": _scores(cfg, tuned.checkpoint, tuned.metrics["val/r2"]), "EL": el}
             results.setdefault(split, []).append(row)
             print(f"{split} seed {seed}: P-EL {row['P-EL']['r2']:.4f}  EL {row['EL']['r2']:.4f}  "
                   f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
@@ -74,7 +78,7 @@ def main() -> None:
             "command": "python benchmarks/pretraining_ablation.py " + " ".join(sys.argv[1:])}
     if args.json:
         Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1))
-    print(f"| direction | split | P-EL R2 | EL R2 | paired R2 gain | seeds positive | MSE change | MAE change |\n|---|---|---|---|---|---|---|---|")
+    print("| direction | split | P-EL R2 | EL R2 | paired R2 gain | seeds positive | MSE change | MAE change |\n|---|---|---|---|---|---|---|---|")
     for split, rows in results.items():
         gain = {m: np.array([r["P-EL"][m] - r["EL"][m] for r in rows]) for m in METRICS}
         pel, el = (np.array([r[k]["r2"] for r in rows]) for k in ("P-EL", "EL"))

@@ -53,13 +53,14 @@ def ablation_table(rows) -> str:
 
 def paired_figure(report: dict, out: Path) -> None:
     models = [m for m in report["temporal"] if m.startswith("P-EL") or m.startswith("EL +")]
-    figure, axes = plt.subplots(1, 2, figsize=(9, 4), sharey=False)
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=False)
     for axis, split in zip(axes, ("temporal", "random")):
         names = [BASELINE] + models
         values = np.array([report[split][name]["r2"] for name in names])   # (models, seeds)
         for seed in range(values.shape[1]):
             axis.plot(range(len(names)), values[:, seed], marker="o", alpha=0.7, label=f"seed {seed}")
-        axis.set_xticks(range(len(names)), [n.replace(" fine-tuning", "\nfine-tuning") for n in names], fontsize=8)
+        labels = [n.replace(" without EL head", "\n(no EL head)").replace(" + leaves fine-tuning", "\n+ fine-tuning") for n in names]
+        axis.set_xticks(range(len(names)), labels, fontsize=8)
         axis.set_title(f"{split} split: test R2 per seed")
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize=7)

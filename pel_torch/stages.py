@@ -58,10 +58,13 @@ def scratch(cfg: DictConfig) -> StageResult:
     """The paper's EL baseline: the same stack on box office only."""
     prepared = prepare(cfg)
     scale, y = _box_office_target(prepared)
+    return _validate_and_save(cfg, "scratch", _fit_box_office_stack(cfg, prepared, y), prepared, y, scale)
+
+
+def _fit_box_office_stack(cfg, prepared: Prepared, y: np.ndarray) -> Forecaster:
     train = prepared.split.train
-    model = Forecaster(compile_stack(build_stack(cfg).fit(prepared.features[train], y[train]),
-                                     prepared.featurizer.mean_, prepared.featurizer.std_))
-    return _validate_and_save(cfg, "scratch", model, prepared, y, scale)
+    return Forecaster(compile_stack(build_stack(cfg).fit(prepared.features[train], y[train]),
+                                    prepared.featurizer.mean_, prepared.featurizer.std_))
 
 
 def finetune(cfg: DictConfig) -> StageResult:
@@ -100,9 +103,7 @@ def _box_office_partner(cfg, prepared: Prepared, y: np.ndarray) -> tuple[Forecas
     """The EL stack to blend with: ``finetune.blend_ckpt`` (same split and features), else fitted on box office now."""
     path = cfg.finetune.get("blend_ckpt")
     if not path:
-        train = prepared.split.train
-        return Forecaster(compile_stack(build_stack(cfg).fit(prepared.features[train], y[train]),
-                                        prepared.featurizer.mean_, prepared.featurizer.std_)), "fitted here"
+        return _with_fitting_kernels(cfg, _fit_box_office_stack(cfg, prepared, y)), "fitted here"
     checkpoint = load_checkpoint(path)
     check_compatible(cfg, checkpoint)
     if checkpoint.spec["stage"] != "scratch":

@@ -152,15 +152,15 @@ class PerfectTreeEnsemble(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x32 = x.to(torch.float32)
-        if _use_cpp(self, x) and _needs_leaf_gradients(self):
-            index = tree_kernels().perfect_tree_leaves(x32.contiguous(), self.nodes, self.depth)
-            return _sum_trees(self.leaf_values.reshape(-1)[index], self.bias, self.scale, self.float32_sequential_sum)
         if _use_cpp(self, x):
+            x32 = x32.contiguous()
+            if _needs_leaf_gradients(self):
+                index = tree_kernels().perfect_tree_leaves(x32, self.nodes, self.depth)
+                return _sum_trees(self.leaf_values.reshape(-1)[index], self.bias, self.scale, self.float32_sequential_sum)
             if self.float32_sequential_sum:
-                return tree_kernels().perfect_tree_sum(x32.contiguous(), self.nodes, self.depth, _float64_leaves(self),
-                                                       float(self.bias.to(torch.float32)), True).to(torch.float32)
-            total = tree_kernels().perfect_tree_sum(x32.contiguous(), self.nodes, self.depth, _float64_leaves(self), 0.0, False)
-            return self.bias + self.scale * total
+                start = float(self.bias.to(torch.float32))
+                return tree_kernels().perfect_tree_sum(x32, self.nodes, self.depth, _float64_leaves(self), start, True).to(torch.float32)
+            return self.bias + self.scale * tree_kernels().perfect_tree_sum(x32, self.nodes, self.depth, _float64_leaves(self), 0.0, False)
         nodes = self.nodes.reshape(-1)
         node = self.node_offsets.new_zeros(x.shape[0], len(self.node_offsets))   # (batch, n_trees), index within the tree
         for _ in range(self.depth):
@@ -211,11 +211,11 @@ class ObliviousEnsemble(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x32 = x.to(torch.float32)
-        if _use_cpp(self, x) and not _needs_leaf_gradients(self):
-            total = tree_kernels().oblivious_tree_sum(x32.contiguous(), self.features, self.border_bits, _float64_leaves(self))
-            return self.bias + self.scale * total
         if _use_cpp(self, x):
-            index = tree_kernels().oblivious_tree_leaves(x32.contiguous(), self.features, self.border_bits)
+            x32 = x32.contiguous()
+            if not _needs_leaf_gradients(self):
+                return self.bias + self.scale * tree_kernels().oblivious_tree_sum(x32, self.features, self.border_bits, _float64_leaves(self))
+            index = tree_kernels().oblivious_tree_leaves(x32, self.features, self.border_bits)
         elif torch.compiler.is_compiling():
             # Inductor fuses the gather, compare and bit sum into one loop (~4x the eager path below).
             bits = x32[:, self.features] > self.border_bits.view(torch.float32)      # (batch, n_trees, depth)

@@ -5,7 +5,7 @@
 For every (split, seed) folder of an ``evaluate.py table2=full`` run, it reloads P-EL (fine-tuned
 from the pretrain checkpoint), EL (scratch) and the ablation "EL + leaves fine-tuning" (fine-tuned
 from the scratch checkpoint). A blend ``w * A + (1 - w) * EL`` has its weight chosen on the
-*validation* films (grid of 0.05), then is scored on the test films, for
+*validation* films (``pel_torch.stages.blend_weight``, a grid of 0.05), then is scored on the test films, for
 - A = P-EL: what a head choosing between the pretrained and the box-office stacks would score;
 - A = EL + leaves fine-tuning: the same blend without pretraining, the control. Two views of
   the same films blend better than one even without pretraining; only the difference between
@@ -27,10 +27,7 @@ from pel_torch.evaluation import checkpoint_config
 from pel_torch.features.targets import TargetScale
 from pel_torch.inference import predict_batches, select_kernels
 from pel_torch.pipeline import prepare
-from pel_torch.stages import regression_metrics
-
-WEIGHTS = np.round(np.arange(0, 1.0001, 0.05), 2)
-
+from pel_torch.stages import blend_weight, regression_metrics
 
 def _predictions(cfg, path: Path) -> dict:
     checkpoint = load_checkpoint(path)
@@ -52,10 +49,8 @@ def _members(folder: Path) -> dict[str, Path]:
 
 
 def _blend(a: dict, el: dict) -> tuple[float, float]:
-    """Validation-chosen weight of ``a`` and the blend's test R2."""
-    y_val, a_val = a["val"]
-    val_r2 = [regression_metrics(y_val, w * a_val + (1 - w) * el["val"][1])["r2"] for w in WEIGHTS]
-    w = float(WEIGHTS[int(np.argmax(val_r2))])
+    """Validation-chosen weight of ``a`` (as ``finetune.blend`` chooses it) and the blend's test R2."""
+    w = 1 - blend_weight(a["val"][1], el["val"][1], a["val"][0])
     y_test, a_test = a["test"]
     return w, regression_metrics(y_test, w * a_test + (1 - w) * el["test"][1])["r2"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import config
+from common import config, table2_members
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.evaluation import checkpoint_config
 from pel_torch.features.targets import TargetScale
@@ -36,16 +36,6 @@ def _predictions(cfg, path: Path) -> dict:
     model, _ = select_kernels(checkpoint.model, "auto")
     return {part: (y[rows], predict_batches(model, prepared.raw[rows]))
             for part, rows in (("val", prepared.split.val), ("test", prepared.split.test))}
-
-
-def _members(folder: Path) -> dict[str, Path]:
-    """The folder's P-EL, EL and ablation checkpoints, told apart by what each was fine-tuned from."""
-    scratch = sorted((folder / "scratch").glob("*.safetensors"))[-1]
-    members = {"EL": scratch}
-    for path in sorted((folder / "finetune").glob("*.safetensors")):
-        source = load_checkpoint(path).spec["extra"]["pretrain_checkpoint"]
-        members["EL + leaves fine-tuning" if "/scratch/" in source else "P-EL"] = path
-    return members
 
 
 def _blend(a: dict, el: dict) -> tuple[float, float]:
@@ -66,7 +56,7 @@ def main() -> None:
     results = {}
     for folder in sorted(p for p in Path(args.checkpoints).iterdir() if p.is_dir()):
         split = folder.name.rsplit("-seed", 1)[0]
-        predictions = {name: _predictions(cfg, path) for name, path in _members(folder).items()}
+        predictions = {name: _predictions(cfg, path) for name, path in table2_members(folder).items()}
         el = predictions["EL"]
         row = {"EL": regression_metrics(*el["test"])["r2"]}
         for name in ("P-EL", "EL + leaves fine-tuning"):

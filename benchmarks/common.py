@@ -9,6 +9,7 @@ import psutil
 from hydra import compose, initialize_config_dir
 from pathlib import Path
 
+from pel_torch.checkpoint import load_checkpoint
 from pel_torch.features import target_values
 from pel_torch.pipeline import build_stack, prepare
 
@@ -37,6 +38,16 @@ def fit_default_stack(cfg, X, y, progress=True):
     started = time.perf_counter()
     ensemble = build_stack(cfg, progress=progress).fit(X, y)
     return ensemble, time.perf_counter() - started
+
+
+def table2_members(folder: Path) -> dict[str, Path]:
+    """The folder's P-EL, EL and ablation checkpoints, told apart by what each was fine-tuned from."""
+    scratch = sorted((folder / "scratch").glob("*.safetensors"))[-1]
+    members = {"EL": scratch}
+    for path in sorted((folder / "finetune").glob("*.safetensors")):
+        source = load_checkpoint(path).spec["extra"]["pretrain_checkpoint"]
+        members["EL + leaves fine-tuning" if "/scratch/" in source else "P-EL"] = path
+    return members
 
 
 @contextmanager

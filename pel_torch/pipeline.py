@@ -65,7 +65,8 @@ def prepare(cfg: DictConfig, featurizer: FilmFeaturizer | None = None) -> Prepar
     films = load_data(cfg)
     split = build_split(cfg, films)
     log.info(split.describe())
-    featurizer = featurizer or build_featurizer(cfg).fit(films.iloc[split.history])
+    # Every loaded film's attributes (never its targets) may serve as an earlier film for temporal differences.
+    featurizer = featurizer or build_featurizer(cfg).fit(films.iloc[split.history], catalog=films)
     raw = featurizer.transform_raw(films)
     return Prepared(films, split, featurizer, raw, featurizer.standardize(raw))
 

@@ -121,3 +121,23 @@ def test_votes_standardised_among_films_of_the_same_years():
     all_films = (np.array([1.0, 2.0, 3.0]) - 2.0) / np.std([1.0, 2.0, 3.0])
     np.testing.assert_allclose(few[:3], all_films)
     assert np.isnan(few[3])
+
+
+def test_temporal_differences_look_back_to_catalog_films_without_reading_their_targets():
+    history = frame(film("a", 2000, "2000-01-01", director="Ann", revenue=1e6), film("b", 2002, "2002-01-01", director="Bob", revenue=1e7))
+    held_out = film("c", 2003, "2003-06-01", director="Ann", revenue=5e8)  # e.g. a test film: public once released
+    query = frame(film("q", 2004, "2004-01-01", director="Bob"))
+    catalog = frame(*history.to_dict("records"), held_out)
+    by_catalog = FilmFeaturizer(lead_cast=None, temporal_differences=True).fit(history, catalog=catalog)
+    by_history = FilmFeaturizer(lead_cast=None, temporal_differences=True).fit(history)
+    n = len(by_catalog.feature_names_) // 2
+    raw_catalog, raw_history = by_catalog.transform_raw(query), by_history.transform_raw(query)
+    np.testing.assert_array_equal(raw_catalog[:, :n], raw_history[:, :n])
+    # The previous film is c (2003), not b (2002): the difference is taken from c's attributes ...
+    c_base = by_catalog.transform_raw(frame(held_out))[:, :n]
+    np.testing.assert_array_equal(raw_catalog[:, n:], raw_catalog[:, :n] - c_base)
+    assert not np.array_equal(raw_catalog[:, n:], raw_history[:, n:])
+    # ... and never from its box office.
+    catalog.loc[2, "revenue"] = 1.0
+    again = FilmFeaturizer(lead_cast=None, temporal_differences=True).fit(history, catalog=catalog)
+    np.testing.assert_array_equal(again.transform_raw(query), raw_catalog)

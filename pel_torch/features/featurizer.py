@@ -14,7 +14,7 @@ from pel_torch.data import schema
 from pel_torch.errors import PelError
 from pel_torch.features.entities import EntityEncoder
 from pel_torch.features.static import StaticEncoder
-from pel_torch.features.timeline import release_window
+from pel_torch.features.timeline import UNKNOWN_DAY, release_window
 
 STATE_VERSION = 1
 
@@ -27,8 +27,11 @@ class FilmFeaturizer:
     targets : targets whose smoothed per-entity means become features (log1p for revenue and votes).
     lead_cast : how many billed cast members count; None for all (sources whose cast is alphabetical).
     smoothing : pseudo-count ``m`` pulling an entity's mean toward the global prior.
-    temporal_differences : append the paper's ``D_t = X_t - X_{t-1}``, where ``X_{t-1}`` is the latest
-        history film released strictly before the film (the same answer whatever else is in the batch).
+    temporal_differences : append the paper's ``D_t = X_t - X_{t-1}``, where ``X_{t-1}`` holds the
+        attributes of the latest *catalog* film released strictly before the film (the same answer
+        whatever else is in the batch). The catalog is every film whose pre-release attributes were
+        known to ``fit`` (by default the history). Its targets are never read: a film released before
+        ``t`` was public at ``t``, whether or not its box office is held out.
     """
 
     def __init__(self, targets=("revenue", "rating", "votes"), lead_cast: int | None = 3, smoothing: float = 10.0,
@@ -42,8 +45,9 @@ class FilmFeaturizer:
         self.min_genre_films = min_genre_films
         self.temporal_differences = temporal_differences
 
-    def fit(self, history: pd.DataFrame) -> "FilmFeaturizer":
-        """Learn vocabularies, track records and normalisation from ``history`` (n_films rows)."""
+    def fit(self, history: pd.DataFrame, catalog: pd.DataFrame | None = None) -> "FilmFeaturizer":
+        """Learn vocabularies, track records and normalisation from ``history`` (n_films rows);
+        ``catalog``: the films temporal differences may look back to (default ``history``)."""
         _check_frame(history, "history")
         if not len(history):
             raise PelError("featurizer: the history frame is empty; fit on at least one film")
@@ -52,9 +56,7 @@ class FilmFeaturizer:
         self.entities_ = EntityEncoder(fields, self.targets, self.smoothing).fit(history)
         base = self._base(history)
         if self.temporal_differences:
-            _, latest = release_window(history)
-            order = np.argsort(latest, kind="stable")
-            self.previous_days_, self.previous_rows_ = latest[order], base[order]
+            self._fit_previous(history if catalog is None else catalog)
         raw = self._with_differences(history, base)
         self.mean_ = raw.mean(axis=0)
         std = raw.std(axis=0)
@@ -84,6 +86,13 @@ class FilmFeaturizer:
 
     def _base(self, frame: pd.DataFrame) -> np.ndarray:
         return np.hstack([self.static_.transform(frame), self.entities_.transform(frame)])
+
+    def _fit_previous(self, catalog: pd.DataFrame) -> None:
+        _check_frame(catalog, "catalog")
+        _, latest = release_window(catalog)
+        dated = np.flatnonzero(latest != UNKNOWN_DAY)  # an undated film is "before" nothing we can prove
+        order = dated[np.argsort(latest[dated], kind="stable")]
+        self.previous_days_, self.previous_rows_ = latest[order], self._base(catalog.iloc[order])
 
     def _with_differences(self, frame: pd.DataFrame, base: np.ndarray) -> np.ndarray:
         if not self.temporal_differences:

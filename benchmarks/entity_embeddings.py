@@ -30,32 +30,26 @@ import numpy as np
 
 from common import config, table2_members
 from pel_torch.checkpoint import load_checkpoint
-from pel_torch.data import schema
 from pel_torch.evaluation import checkpoint_config
 from pel_torch.features.entity_slots import EntitySlots
 from pel_torch.features.lists import explode
-from pel_torch.features.targets import TargetScale, standardise_by_year, target_values
+from pel_torch.features.targets import TargetScale
 from pel_torch.inference import predict_batches, select_kernels
 from pel_torch.learners.entity_net import EntityNet, fit_network, non_embedding_parameters
 from pel_torch.pipeline import prepare
-from pel_torch.stages import blend_weight, regression_metrics
+from pel_torch.stages import blend_weight, pretraining_target, regression_metrics
 from pel_torch.threads import limit_threads
 
 PRETRAIN_TARGETS = ("rating", "rating+votes_year")
 
 
-def _pretraining_targets(films, rows: np.ndarray, kind: str) -> np.ndarray:
-    """``(n_films, k)`` standardised targets, NaN outside ``rows`` (only pretraining films shape them)."""
-    columns = []
-    rating = target_values(films, "rating")
-    known = rating[rows][~np.isnan(rating[rows])]
-    columns.append((rating - known.mean()) / known.std())
-    if kind == "rating+votes_year":
-        votes = np.full(len(films), np.nan)
-        votes[rows] = standardise_by_year(target_values(films, "votes")[rows], films[schema.YEAR].to_numpy(dtype="float64")[rows])
-        columns.append(votes)
-    y = np.full((len(films), len(columns)), np.nan)
-    y[rows] = np.column_stack(columns)[rows]
+def _pretraining_targets(prepared, kind: str) -> np.ndarray:
+    """``(n_films, k)`` standardised targets as ``stage=pretrain`` builds them, NaN outside the pretraining films."""
+    parts = kind.split("+")
+    y = np.full((len(prepared.films), len(parts)), np.nan)
+    for j, part in enumerate(parts):
+        rows, values, _ = pretraining_target(prepared, part)
+        y[rows, j] = values
     return y
 
 
@@ -98,7 +92,7 @@ def _run(folder: Path, threads: int, log) -> dict:
     predictions["ENN"] = box_office(net)
     rng = np.random.default_rng(seed)
     for kind in PRETRAIN_TARGETS:
-        targets = _pretraining_targets(films, split.pretrain, kind)
+        targets = _pretraining_targets(prepared, kind)
         rows = rng.permutation(split.pretrain[~np.isnan(targets[split.pretrain]).all(axis=1)])
         n_holdout = len(rows) // 10
         net = network(targets.shape[1])

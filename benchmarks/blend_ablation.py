@@ -21,22 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import config, table2_members
-from pel_torch.checkpoint import load_checkpoint
-from pel_torch.evaluation import checkpoint_config
-from pel_torch.features.targets import TargetScale
-from pel_torch.inference import predict_batches, select_kernels
-from pel_torch.pipeline import prepare
+from common import config, split_predictions, table2_members
 from pel_torch.stages import blend_weight, regression_metrics
-
-def _predictions(cfg, path: Path) -> dict:
-    checkpoint = load_checkpoint(path)
-    prepared = prepare(checkpoint_config(cfg, checkpoint), featurizer=checkpoint.featurizer)
-    y = TargetScale.from_dict(checkpoint.spec["target"]).encode(prepared.films)
-    model, _ = select_kernels(checkpoint.model, "auto")
-    return {part: (y[rows], predict_batches(model, prepared.raw[rows]))
-            for part, rows in (("val", prepared.split.val), ("test", prepared.split.test))}
-
 
 def _blend(a: dict, el: dict) -> tuple[float, float]:
     """Validation-chosen weight of ``a`` (as ``finetune.blend`` chooses it) and the blend's test R2."""
@@ -56,7 +42,7 @@ def main() -> None:
     results = {}
     for folder in sorted(p for p in Path(args.checkpoints).iterdir() if p.is_dir()):
         split = folder.name.rsplit("-seed", 1)[0]
-        predictions = {name: _predictions(cfg, path) for name, path in table2_members(folder).items()}
+        predictions = {name: split_predictions(cfg, path) for name, path in table2_members(folder).items()}
         el = predictions["EL"]
         row = {"EL": regression_metrics(*el["test"])["r2"]}
         for name in ("P-EL", "EL + leaves fine-tuning"):

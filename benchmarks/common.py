@@ -10,7 +10,10 @@ from hydra import compose, initialize_config_dir
 from pathlib import Path
 
 from pel_torch.checkpoint import load_checkpoint
+from pel_torch.evaluation import checkpoint_config
 from pel_torch.features import target_values
+from pel_torch.features.targets import TargetScale
+from pel_torch.inference import predict_batches, select_kernels
 from pel_torch.pipeline import build_stack, prepare
 
 CONFIGS = str(Path(__file__).resolve().parents[1] / "configs")
@@ -48,6 +51,23 @@ def table2_members(folder: Path) -> dict[str, Path]:
         source = load_checkpoint(path).spec["extra"]["pretrain_checkpoint"]
         members["EL + leaves fine-tuning" if "/scratch/" in source else "P-EL"] = path
     return members
+
+
+
+def split_predictions(cfg, path: Path, own_only: bool = False, prepared=None) -> dict:
+    """``{"val": (y, prediction), "test": (y, prediction)}`` of a box-office checkpoint on its own split;
+    ``own_only``: without its selection-head partner (P-EL's fine-tuned stack alone); ``prepared``:
+    the split's films, already loaded (the checkpoint's own featurizer still makes the features)."""
+    checkpoint = load_checkpoint(path)
+    if prepared is None:
+        prepared = prepare(checkpoint_config(cfg, checkpoint), featurizer=checkpoint.featurizer)
+    raw = checkpoint.featurizer.transform_raw(prepared.films)
+    y = TargetScale.from_dict(checkpoint.spec["target"]).encode(prepared.films)
+    if own_only:
+        checkpoint.model.set_partner(None, 0.0)
+    model, _ = select_kernels(checkpoint.model, "auto")
+    return {part: (y[rows], predict_batches(model, raw[rows]))
+            for part, rows in (("val", prepared.split.val), ("test", prepared.split.test))}
 
 
 @contextmanager

@@ -43,9 +43,22 @@ def fit_default_stack(cfg, X, y, progress=True):
     return ensemble, time.perf_counter() - started
 
 
+def add_table2_run_arguments(parser) -> None:
+    """The options of the benchmarks that work on an ``evaluate.py table2=full`` run's checkpoints."""
+    parser.add_argument("--checkpoints", default="checkpoints/table2", help="checkpoints_dir/table2 of a table2=full run")
+    parser.add_argument("--splits", nargs="+", default=["random", "temporal"])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--autogluon", default="docs/autogluon.json", help="compare_autogluon.py's scores, if any")
+    parser.add_argument("--json", default=None)
+
+
 def table2_members(folder: Path) -> dict[str, Path]:
     """The folder's P-EL, EL and ablation checkpoints, told apart by what each was fine-tuned from."""
-    scratch = sorted((folder / "scratch").glob("*.safetensors"))[-1]
+    found = sorted((folder / "scratch").glob("*.safetensors"))
+    if not found:
+        raise SystemExit(f"{folder}: no scratch checkpoint; point --checkpoints at an evaluate.py table2=full run's checkpoints_dir/table2")
+    scratch = found[-1]
     members = {"EL": scratch}
     for path in sorted((folder / "finetune").glob("*.safetensors")):
         source = load_checkpoint(path).spec["extra"]["pretrain_checkpoint"]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import config, table2_members
+from common import add_table2_run_arguments, config, table2_members
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.evaluation import checkpoint_config
 from pel_torch.features.entity_slots import EntitySlots
@@ -148,12 +148,7 @@ def _table(results: dict, autogluon: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoints", default="checkpoints/table2", help="checkpoints_dir/table2 of a table2=full run")
-    parser.add_argument("--splits", nargs="+", default=["random", "temporal"])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--autogluon", default="docs/autogluon.json", help="compare_autogluon.py's scores, if any")
-    parser.add_argument("--json", default=None)
+    add_table2_run_arguments(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     limit_threads(args.threads)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from common import config, split_predictions, table2_members
+from common import add_table2_run_arguments, config, split_predictions, table2_members
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.evaluation import checkpoint_config
 from pel_torch.pipeline import prepare
@@ -79,12 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--name", required=True)
     parser.add_argument("--override", nargs="+", required=True, help="config overrides of the EL stack (key=value)")
-    parser.add_argument("--checkpoints", default="checkpoints/table2", help="checkpoints_dir/table2 of a table2=full run")
-    parser.add_argument("--splits", nargs="+", default=["random", "temporal"])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--autogluon", default="docs/autogluon.json", help="compare_autogluon.py's scores, if any")
-    parser.add_argument("--json", default=None)
+    add_table2_run_arguments(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     started = time.perf_counter()

@@ -66,7 +66,6 @@ def table2_members(folder: Path) -> dict[str, Path]:
     return members
 
 
-
 def split_predictions(cfg, path: Path, own_only: bool = False, prepared=None) -> dict:
     """``{"val": (y, prediction), "test": (y, prediction)}`` of a box-office checkpoint on its own split;
     ``own_only``: without its selection-head partner (P-EL's fine-tuned stack alone); ``prepared``:

@@ -2,12 +2,16 @@
 
     python benchmarks/pretraining_ablation.py --name votes_year --override pretrain.target=votes_year \
         [--splits random temporal] [--seeds 5] [--threads 2] [--reuse-el checkpoints/table2] [--blend] [--json out.json]
+    python benchmarks/pretraining_ablation.py --name soft_splits --override "finetune.soft_splits.learners=[catboost,xgboost]" \
+        --reuse-el checkpoints/table2 --reuse-pretrain checkpoints/table2 --blend
 
 Per (split, seed), exactly as ``evaluate.py table2=full`` runs P-EL: pretrain with the overrides,
 fine-tune with the configured strategy (without the EL head unless ``--blend``), score the test films. EL (the same stack on box office
 only) does not depend on the pretraining overrides, so ``--reuse-el`` takes the scratch
 checkpoints of an earlier Table 2 run (``checkpoints/table2/<split>-seed<k>/scratch``) instead of
-refitting them; without it, or where one is missing, EL is fitted here. The printed table is the
+refitting them; without it, or where one is missing, EL is fitted here. A direction that changes
+only fine-tuning reuses that run's pretrained stacks too (``--reuse-pretrain``) and is also compared
+with the run's default P-EL, fine-tuned from the same pretrained stack. The printed table is the
 paired test-R2 gain (mean ± std, seeds positive) and the MSE / MAE changes.
 """
 
@@ -23,7 +27,7 @@ from omegaconf import OmegaConf
 
 from hydra import compose, initialize_config_dir
 
-from common import CONFIGS
+from common import CONFIGS, table2_members
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.evaluation import evaluate_checkpoint
 from pel_torch.stages import finetune, pretrain, scratch
@@ -45,6 +49,15 @@ def _el(cfg, reuse: Path | None, split: str, seed: int) -> dict:
     return {**_scores(cfg, result.checkpoint, result.metrics["val/r2"]), "checkpoint": str(result.checkpoint)}
 
 
+def _reused_pretrain(cfg, reuse: Path, split: str, seed: int) -> tuple[str, dict]:
+    """An earlier run's pretrain checkpoint for (split, seed), and the scores of that run's default P-EL."""
+    folder = Path(reuse, f"{split}-seed{seed}")
+    found = sorted((folder / "pretrain").glob("*.safetensors"))
+    if not found:
+        raise SystemExit(f"--reuse-pretrain: no pretrain checkpoint in {folder / 'pretrain'}")
+    return str(found[-1]), _scores(cfg, table2_members(folder)["P-EL"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--name", required=True, help="the direction's name in the table")
@@ -53,6 +66,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reuse-el", default=None, help="folder of an earlier Table 2 run's checkpoints (its EL stacks)")
+    parser.add_argument("--reuse-pretrain", default=None,
+                        help="folder of an earlier Table 2 run's checkpoints: fine-tune its pretrained stacks (for fine-tuning directions only)")
     parser.add_argument("--blend", action="store_true", help="P-EL with its EL head (finetune.blend, blended with the EL below)")
     parser.add_argument("--json", default=None, help="write per-seed results here")
     args = parser.parse_args()
@@ -65,11 +80,16 @@ def main() -> None:
         for split in args.splits:
             cfg = _run_config(base, split, seed)
             el = _el(cfg, args.reuse_el, split, seed)
-            pretrained = pretrain(OmegaConf.merge(cfg, {"stage": "pretrain"}))
+            if args.reuse_pretrain:
+                pretrained_path, default = _reused_pretrain(cfg, args.reuse_pretrain, split, seed)
+            else:
+                pretrained_path, default = str(pretrain(OmegaConf.merge(cfg, {"stage": "pretrain"})).checkpoint), None
             # Without --blend, P-EL is the fine-tuned stack alone, as measured before finetune.blend existed.
             blend = {"blend": True, "blend_ckpt": el["checkpoint"]} if args.blend else {"blend": False}
-            tuned = finetune(OmegaConf.merge(cfg, {"stage": "finetune", "ckpt_path": str(pretrained.checkpoint), "finetune": blend}))
+            tuned = finetune(OmegaConf.merge(cfg, {"stage": "finetune", "ckpt_path": pretrained_path, "finetune": blend}))
             row = {"P-EL": _scores(cfg, tuned.checkpoint, tuned.metrics["val/r2"]), "EL": el}
+            if default is not None:
+                row["P-EL default"] = default
             results.setdefault(split, []).append(row)
             print(f"{split} seed {seed}: P-EL {row['P-EL']['r2']:.4f}  EL {row['EL']['r2']:.4f}  "
                   f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
@@ -78,14 +98,20 @@ def main() -> None:
             "command": "python benchmarks/pretraining_ablation.py " + " ".join(sys.argv[1:])}
     if args.json:
         Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1))
-    print("| direction | split | P-EL R2 | EL R2 | paired R2 gain | seeds positive | MSE change | MAE change |\n|---|---|---|---|---|---|---|---|")
+    print("| direction | split | P-EL R2 | vs | its R2 | paired R2 gain | seeds positive | MSE change | MAE change |\n|---|---|---|---|---|---|---|---|---|")
     for split, rows in results.items():
-        gain = {m: np.array([r["P-EL"][m] - r["EL"][m] for r in rows]) for m in METRICS}
-        pel, el = (np.array([r[k]["r2"] for r in rows]) for k in ("P-EL", "EL"))
-        print(f"| {args.name} | {split} | {pel.mean():.3f} ± {pel.std(ddof=1) if len(rows) > 1 else 0:.3f} | {el.mean():.3f} | "
-              f"{gain['r2'].mean():+.3f} ± {gain['r2'].std(ddof=1) if len(rows) > 1 else 0:.3f} | {(gain['r2'] > 0).sum()} of {len(rows)} | "
-              f"{gain['mse'].mean():+.3f} | {gain['mae'].mean():+.3f} |")
+        for base in ("EL", "P-EL default"):
+            if all(base in r for r in rows):
+                print(_paired_row(args.name, split, rows, base))
 
+
+def _paired_row(name: str, split: str, rows: list[dict], base: str) -> str:
+    gain = {m: np.array([r["P-EL"][m] - r[base][m] for r in rows]) for m in METRICS}
+    pel, reference = (np.array([r[k]["r2"] for r in rows]) for k in ("P-EL", base))
+    std = (lambda a: a.std(ddof=1)) if len(rows) > 1 else (lambda a: 0.0)
+    return (f"| {name} | {split} | {pel.mean():.3f} ± {std(pel):.3f} | {base} | {reference.mean():.3f} | "
+            f"{gain['r2'].mean():+.3f} ± {std(gain['r2']):.3f} | {(gain['r2'] > 0).sum()} of {len(rows)} | "
+            f"{gain['mse'].mean():+.3f} | {gain['mae'].mean():+.3f} |")
 
 if __name__ == "__main__":
     main()

@@ -47,7 +47,7 @@ class PELModule(pl.LightningModule):
     """Wraps a ``Forecaster``; batches are ``(raw (batch, n_features) float64, y (batch,) float64)``."""
 
     def __init__(self, model: Forecaster, *, learning_rate: float = 1e-3, train: tuple[str, ...] = ("leaves", "network", "head", "output"),
-                 weight_decay: float = 0.0, hparams: dict | None = None):
+                 weight_decay: float = 0.0, soft_splits: list | None = None, hparams: dict | None = None):
         super().__init__()
         unknown = sorted(set(train) - set(PARAMETER_GROUPS))
         if unknown:
@@ -63,6 +63,9 @@ class PELModule(pl.LightningModule):
         for name in self.trained_groups:
             for parameter in groups[name]:
                 parameter.requires_grad_(True)
+        # Registered here, not in the model: they move with this module to the device and into the
+        # optimizer, while the model's checkpoint format stays that of hard trees.
+        self.threshold_offsets = nn.ParameterList([soft.offset for soft in soft_splits or []])
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         return self.model(raw)
@@ -114,7 +117,7 @@ class PELModule(pl.LightningModule):
         experiment.add_scalars(f"{stage}/selection_weights", dict(zip(names, weights.tolist())), self.global_step)
 
     def configure_optimizers(self):
-        parameters = [p for p in self.model.parameters() if p.requires_grad]
+        parameters = [p for p in self.parameters() if p.requires_grad]
         return torch.optim.Adam(parameters, lr=self.learning_rate, weight_decay=self.weight_decay)
 
 

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from pel_torch.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from pel_torch.compile import compile_stack
+from pel_torch.compile.soft_splits import attach_soft_splits, detach_soft_splits
 from pel_torch.errors import PelError
 from pel_torch.data import schema
 from pel_torch.features.targets import TargetScale, standardise_by_year, target_values
@@ -72,6 +73,8 @@ def finetune(cfg: DictConfig) -> StageResult:
     strategy = cfg.finetune.strategy
     if strategy not in FINETUNE_STRATEGIES:
         raise PelError(f"unknown finetune.strategy '{strategy}'; choose one of: {', '.join(FINETUNE_STRATEGIES)}")
+    if strategy != "leaves" and (cfg.finetune.get("soft_splits") or {}).get("learners"):
+        raise PelError(f"finetune.soft_splits needs finetune.strategy=leaves (got {strategy}); set finetune.soft_splits.learners=[]")
     checkpoint = load_checkpoint(resolve_checkpoint(cfg, "pretrain"))
     check_compatible(cfg, checkpoint)
     prepared = prepare(cfg, featurizer=checkpoint.featurizer)
@@ -154,9 +157,14 @@ def _finetune_leaves(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndar
         model.output_scale.mul_(slope)
         model.output_shift.mul_(slope).add_(intercept)
     f = cfg.finetune
+    soft = f.get("soft_splits") or {"learners": []}
+    soft_splits = attach_soft_splits(model.stack, list(soft["learners"])) if soft["learners"] else []
     module = PELModule(model, learning_rate=f.learning_rate, train=tuple(f.train), weight_decay=f.weight_decay,
-                       hparams=_flat_config(cfg))
-    trainer = build_trainer(cfg, max_epochs=f.max_epochs, callbacks=[BestWeights(), pl.callbacks.EarlyStopping("val/loss", patience=f.patience)])
+                       soft_splits=soft_splits, hparams=_flat_config(cfg))
+    callbacks = [BestWeights(), pl.callbacks.EarlyStopping("val/loss", patience=f.patience)]
+    if soft_splits:
+        callbacks.insert(0, SoftSplitSchedule(soft_splits, soft["temperature"], soft["anneal_epochs"]))
+    trainer = build_trainer(cfg, max_epochs=f.max_epochs, callbacks=callbacks)
     trainer.fit(module, _loader(prepared.raw[train], y[train], f.batch_size, shuffle=True, seed=cfg.seed),
                 _loader(prepared.raw[val], y[val], f.batch_size))
     return module.model.eval()
@@ -214,6 +222,31 @@ def regression_metrics(y: np.ndarray, prediction: np.ndarray) -> dict[str, float
     residual = y - prediction
     return {"r2": float(1 - (residual ** 2).sum() / ((y - y.mean()) ** 2).sum()),
             "mse": float((residual ** 2).mean()), "mae": float(np.abs(residual).mean())}
+
+
+class SoftSplitSchedule(pl.Callback):
+    """Trains through soft splits whose temperature falls linearly from ``temperature`` to 0 (hard)
+    at ``anneal_epochs``. Validation is always hard, with the threshold offsets committed, so early
+    stopping and ``BestWeights`` judge the trees that will be saved."""
+
+    def __init__(self, soft_splits: list, temperature: float, anneal_epochs: int):
+        if temperature <= 0 or anneal_epochs < 1:
+            raise PelError(f"finetune.soft_splits: temperature must be > 0 and anneal_epochs >= 1 (got {temperature}, {anneal_epochs})")
+        self.soft_splits, self.temperature, self.anneal_epochs = soft_splits, float(temperature), int(anneal_epochs)
+
+    def on_train_epoch_start(self, trainer, module):
+        temperature = self.temperature * max(0.0, 1 - trainer.current_epoch / self.anneal_epochs)
+        for soft in self.soft_splits:
+            soft.temperature = temperature
+        module.log("train/split_temperature", temperature, on_step=False, on_epoch=True)
+
+    def on_validation_epoch_start(self, trainer, module):
+        for soft in self.soft_splits:
+            soft.commit()
+            soft.temperature = 0.0
+
+    def on_fit_end(self, trainer, module):
+        detach_soft_splits(self.soft_splits)
 
 
 class BestWeights(pl.Callback):

@@ -75,6 +75,23 @@ def test_blend_with_a_scratch_checkpoint_is_the_weighted_sum(workdir):
     torch.testing.assert_close(partner, load_checkpoint(el.checkpoint).model.double()(raw))
 
 
+def test_soft_split_finetuning_moves_thresholds_and_saves_hard_trees(workdir):
+    tmp, pretrained = workdir
+    result = finetune(config(tmp, "stage=finetune", "finetune.blend=false", "finetune.max_epochs=3",
+                             "finetune.soft_splits.learners=[catboost,xgboost]", "finetune.soft_splits.anneal_epochs=2"))
+    before, after = load_checkpoint(pretrained.checkpoint).model, load_checkpoint(result.checkpoint).model
+    last_before, last_after = before.stack.layers[-1], after.stack.layers[-1]
+    moved = {}
+    for name, buffer in (("catboost", "border_bits"), ("xgboost", "nodes"), ("lightgbm", "nodes"), ("random_forest", "nodes")):
+        old = [getattr(fold, buffer) for fold in last_before.learners[last_before.names.index(name)].folds]
+        new = last_after.learners[last_after.names.index(name)].folds
+        assert all(fold.soft is None for fold in new)                      # saved and reloaded as hard trees
+        moved[name] = any(bool((getattr(fold, buffer) != o).any()) for fold, o in zip(new, old))
+    # a learner the head weighs at 0 gets no gradient, so not every softened one need move
+    assert (moved["catboost"] or moved["xgboost"]) and not moved["lightgbm"] and not moved["random_forest"]
+    assert result.metrics["val/r2"] > 0.3
+
+
 def test_blend_refuses_a_checkpoint_that_is_not_scratch(workdir):
     tmp, pretrained = workdir
     with pytest.raises(CheckpointError, match="a pretrain checkpoint; blend with a scratch checkpoint"):
@@ -118,6 +135,9 @@ def test_scratch_and_batch_prediction(workdir, tmp_path):
     (["stage=finetune", "finetune.strategy=magic"], PelError, "unknown finetune.strategy 'magic'"),
     (["stage=finetune", "ckpt_path=/nonexistent.safetensors"], CheckpointError, "checkpoint not found"),
     (["stage=pretrain", "pretrain.target=revenue"], PelError, "unknown pretrain.target 'revenue'"),
+    (["stage=finetune", "finetune.soft_splits.learners=[ridge]"], PelError, "ridge not in the stack's last layer"),
+    (["stage=finetune", "finetune.soft_splits.learners=[catboost]", "finetune.strategy=refit"], PelError, "needs finetune.strategy=leaves"),
+    (["stage=finetune", "finetune.soft_splits.learners=[catboost]", "finetune.soft_splits.temperature=0"], PelError, "temperature must be > 0"),
 ])
 def test_bad_stage_settings(workdir, overrides, error, message):
     tmp, _ = workdir

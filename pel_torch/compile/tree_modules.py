@@ -36,6 +36,10 @@ def _use_cpp(module: nn.Module, x: torch.Tensor) -> bool:
     return True
 
 
+def _soft(module: nn.Module) -> bool:
+    return module.soft is not None and module.soft.temperature > 0
+
+
 def _columns_read(features: torch.Tensor) -> int:
     if features.numel() and int(features.min()) < 0:
         raise ValueError(f"tree nodes split on a negative input column ({int(features.min())}): the checkpoint is corrupt")
@@ -128,6 +132,7 @@ class PerfectTreeEnsemble(nn.Module):
         self.bias = nn.Parameter(torch.tensor(bias, dtype=torch.float64))
         self.cpp_kernel = False  # set by ``pel_torch.inference.use_cpp_kernels``
         self.compiled = False    # set by ``pel_torch.inference.compile_trees``
+        self.soft = None         # a ``SoftSplits`` while fine-tuning with soft splits
         self._n_inputs_read = None
 
     @classmethod
@@ -151,6 +156,8 @@ class PerfectTreeEnsemble(nn.Module):
         return self._n_inputs_read
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _soft(self):
+            return self.soft.forward(x)
         x32 = x.to(torch.float32)
         if _use_cpp(self, x):
             x32 = x32.contiguous()
@@ -187,6 +194,7 @@ class ObliviousEnsemble(nn.Module):
         self.bias = nn.Parameter(torch.tensor(bias, dtype=torch.float64))
         self.cpp_kernel = False  # set by ``pel_torch.inference.use_cpp_kernels``
         self.compiled = False    # set by ``pel_torch.inference.compile_trees``
+        self.soft = None         # a ``SoftSplits`` while fine-tuning with soft splits
         self._n_inputs_read = None
 
     @classmethod
@@ -210,6 +218,8 @@ class ObliviousEnsemble(nn.Module):
         return self._n_inputs_read
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _soft(self):
+            return self.soft.forward(x)
         x32 = x.to(torch.float32)
         if _use_cpp(self, x):
             x32 = x32.contiguous()

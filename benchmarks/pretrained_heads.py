@@ -27,7 +27,7 @@ from pel_torch.checkpoint import load_checkpoint
 from pel_torch.evaluation import checkpoint_config
 from pel_torch.learners.selection import ensemble_selection
 from pel_torch.pipeline import prepare
-from pel_torch.stages import regression_metrics
+from pel_torch.stages import blend_weight, regression_metrics
 
 
 def _selection(predictions: dict, names: list[str]) -> dict:
@@ -55,7 +55,21 @@ def _run(folder: Path, members: dict[str, Path], threads: int) -> dict:
     row = {model: regression_metrics(*p["test"]) for model, p in predictions.items()}
     row["selection: EL + rating"] = _selection(predictions, ["EL", "rating"])
     row["selection: all"] = _selection(predictions, ["EL", "rating", *members])
+    for name in members:
+        row[f"chained: rating + ({name} + EL)"] = _chained(predictions, ["rating", name, "EL"])
     return row
+
+
+def _chained(predictions: dict, names: list[str]) -> dict:
+    """The head ``finetune.blend_ckpt`` builds from a chain of checkpoints: the last two members
+    blended first, then each earlier one with that blend, every weight from the grid on validation."""
+    blended = {part: predictions[names[-1]][part][1] for part in ("val", "test")}
+    y_val, y_test = predictions[names[0]]["val"][0], predictions[names[0]]["test"][0]
+    for name in reversed(names[:-1]):
+        own = {part: predictions[name][part][1] for part in ("val", "test")}
+        w = blend_weight(own["val"], blended["val"], y_val)
+        blended = {part: (1 - w) * own[part] + w * blended[part] for part in ("val", "test")}
+    return regression_metrics(y_test, blended["test"])
 
 
 def _table(results: dict, autogluon: dict, compared: list[str]) -> str:
@@ -71,7 +85,7 @@ def _table(results: dict, autogluon: dict, compared: list[str]) -> str:
             add(model, "P-EL")
         ag = autogluon.get(split, {}).get("AutoGluon", {}).get("r2", [])
         if len(ag) == len(rows):
-            for model in ("P-EL", "selection: all"):
+            for model in ("P-EL", "selection: all", *(m for m in compared if m.startswith("chained"))):
                 add(model, "AutoGluon", ag)
     return "\n".join(lines)
 
@@ -99,7 +113,7 @@ def main() -> None:
             print(f"{folder.name}: P-EL {row['P-EL']['r2']:.4f}, selection over all {row['selection: all']['r2']:.4f} "
                   f"{row['selection: all']['weights']} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     autogluon = json.loads(Path(args.autogluon).read_text()) if Path(args.autogluon).is_file() else {}
-    compared = ["EL", "rating", *members, "selection: EL + rating", "selection: all"]
+    compared = ["EL", "rating", *members, "selection: EL + rating", "selection: all", *(f"chained: rating + ({m} + EL)" for m in members)]
     table = _table(results, autogluon, compared)
     print(table)
     if args.json:

@@ -103,15 +103,19 @@ def blend_weight(own: np.ndarray, partner: np.ndarray, y: np.ndarray) -> float:
 
 
 def _box_office_partner(cfg, prepared: Prepared, y: np.ndarray) -> tuple[Forecaster, str]:
-    """The EL stack to blend with: ``finetune.blend_ckpt`` (same split and features), else fitted on box office now."""
+    """The stack to blend with: ``finetune.blend_ckpt`` (same split and features), else EL fitted on box office now.
+
+    The checkpoint may be a scratch one (EL) or another fine-tuned one, itself with a head: a
+    chain of checkpoints makes a head over several pretrained stacks (rating + (votes_year + EL)),
+    each weight chosen on the validation films."""
     path = cfg.finetune.get("blend_ckpt")
     if not path:
         return _with_fitting_kernels(cfg, _fit_box_office_stack(cfg, prepared, y)), "fitted here"
     checkpoint = load_checkpoint(path)
     check_compatible(cfg, checkpoint)
-    if checkpoint.spec["stage"] != "scratch":
-        raise CheckpointError(f"finetune.blend_ckpt={path}: a {checkpoint.spec['stage']} checkpoint; blend with a scratch checkpoint "
-                              "(python train.py stage=scratch) or leave blend_ckpt=null to fit one")
+    if checkpoint.spec["stage"] not in ("scratch", "finetune"):
+        raise CheckpointError(f"finetune.blend_ckpt={path}: a {checkpoint.spec['stage']} checkpoint; blend with a box-office checkpoint "
+                              "(python train.py stage=scratch, or another stage=finetune) or leave blend_ckpt=null to fit one")
     if list(checkpoint.featurizer.feature_names_) != list(prepared.featurizer.feature_names_):
         raise CheckpointError(f"finetune.blend_ckpt={path}: its features differ from the pretrain checkpoint's; "
                               "train both with the same features config")

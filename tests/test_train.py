@@ -56,7 +56,7 @@ def test_finetune_strategies_reload_the_newest_pretrain_checkpoint(workdir, stra
     assert metrics["test/r2"] > 0.3 and metrics["test/films"] > 500
 
 
-def test_blend_with_a_scratch_checkpoint_is_the_weighted_sum(workdir):
+def test_blend_with_a_scratch_or_finetune_checkpoint_is_the_weighted_sum(workdir):
     tmp, _ = workdir
     el = scratch(config(tmp, "stage=scratch"))
     result = finetune(config(tmp, "stage=finetune", "finetune.strategy=leaves", f"finetune.blend_ckpt={el.checkpoint}"))
@@ -73,6 +73,18 @@ def test_blend_with_a_scratch_checkpoint_is_the_weighted_sum(workdir):
         own = model(raw)
     torch.testing.assert_close(blended, (1 - weight) * own + weight * partner)
     torch.testing.assert_close(partner, load_checkpoint(el.checkpoint).model.double()(raw))
+
+    # a chain: another fine-tuned stack blended with that whole head, saved and reloaded nested
+    chained = load_checkpoint(finetune(config(tmp, "stage=finetune", f"finetune.blend_ckpt={result.checkpoint}")).checkpoint)
+    outer = chained.spec["extra"]["blend_weight"]
+    model = chained.model.eval()
+    assert model.partner.partner is not None
+    with torch.no_grad():
+        blended = model(raw)
+        model.set_partner(None, 0.0)
+        own = model(raw)
+        head = load_checkpoint(result.checkpoint).model.double().eval()(raw)
+    torch.testing.assert_close(blended, (1 - outer) * own + outer * head)
 
 
 def test_soft_split_finetuning_moves_thresholds_and_saves_hard_trees(workdir):
@@ -92,9 +104,9 @@ def test_soft_split_finetuning_moves_thresholds_and_saves_hard_trees(workdir):
     assert result.metrics["val/r2"] > 0.3
 
 
-def test_blend_refuses_a_checkpoint_that_is_not_scratch(workdir):
+def test_blend_refuses_a_pretrain_checkpoint(workdir):
     tmp, pretrained = workdir
-    with pytest.raises(CheckpointError, match="a pretrain checkpoint; blend with a scratch checkpoint"):
+    with pytest.raises(CheckpointError, match="a pretrain checkpoint; blend with a box-office checkpoint"):
         finetune(config(tmp, "stage=finetune", f"finetune.blend_ckpt={pretrained.checkpoint}"))
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -51,7 +52,9 @@ def pretrain(cfg: DictConfig) -> StageResult:
     logger = build_logger(cfg)
     logger.log_hyperparams(_flat_config(cfg), metrics)
     logger.experiment.add_scalars("pretrain/selection_weights", dict(zip(ensemble.learner_names[-1], ensemble.weights_.tolist())))
-    path = _save(cfg, "pretrain", model, prepared.featurizer, target)
+    # Out-of-fold predictions of the pretraining films: the honest prior for those among them with box office.
+    oof = {"ids": prepared.films[schema.ID].iloc[rows].astype(str).tolist(), "values": (ensemble.oof_ @ ensemble.weights_).tolist()}
+    path = _save(cfg, "pretrain", model, prepared.featurizer, target, extra={"oof": oof})
     return StageResult("pretrain", path, metrics)
 
 
@@ -178,13 +181,31 @@ def _finetune_prior(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndarr
     """A box-office stack that sees the pretrained model's prediction as one more feature."""
     prior = _with_fitting_kernels(cfg, checkpoint.model.double().eval())
     train = prepared.split.train
-    prediction = predict_batches(prior, prepared.raw)
+    prediction = prior_feature(prior, checkpoint, prepared)
     raw = np.hstack([prepared.raw, prediction[:, None]])
     mean = np.append(prepared.featurizer.mean_, prediction[train].mean())
     std = np.append(prepared.featurizer.std_, prediction[train].std() or 1.0)
     features = ((raw - mean) / std).astype(np.float32)  # exactly what the compiled Standardize computes
     ensemble = build_stack(cfg).fit(features[train], y[train])
     return Forecaster(compile_stack(ensemble, mean, std), prior=prior)
+
+
+def prior_feature(prior: Forecaster, checkpoint: Checkpoint, prepared: Prepared) -> np.ndarray:
+    """The pretrained prediction of every film: out-of-fold for the films it was pretrained on (as
+    a held-out film will see it), the model's own prediction for the rest."""
+    prediction = predict_batches(prior, prepared.raw)
+    oof = checkpoint.spec.get("extra", {}).get("oof")
+    if oof is None:
+        log.warning("%s holds no out-of-fold predictions (written before pel_torch stored them): the prior of its "
+                    "pretraining films is in-sample; pretrain again for the honest one", checkpoint.path)
+        return prediction
+    ids = prepared.films[schema.ID].astype(str)
+    known = pd.Series(oof["values"], index=pd.Index(oof["ids"]))
+    known = known[~known.index.duplicated(keep=False)]  # an id that names two films can't say which
+    pretrained = ids.isin(known.index).to_numpy()
+    prediction[pretrained] = known.reindex(ids[pretrained]).to_numpy()
+    log.info("prior: out-of-fold predictions for %s of %s films", f"{pretrained.sum():,}", f"{len(ids):,}")
+    return prediction
 
 
 def _finetune_refit(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndarray) -> Forecaster:

@@ -15,7 +15,9 @@ from pel_torch.errors import DataError, PelError
 from pel_torch.evaluation import evaluate_checkpoint
 from pel_torch.predict import predict_file
 from pel_torch.data import load_films
-from pel_torch.stages import blend_weight, build_trainer, finetune, pretrain, scratch
+from pel_torch.inference import predict_batches
+from pel_torch.pipeline import prepare
+from pel_torch.stages import blend_weight, build_trainer, finetune, prior_feature, pretrain, scratch
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["stack.n_folds=2", "++stack.learners.catboost.iterations=20", "++stack.learners.random_forest.n_estimators=10",
@@ -54,6 +56,25 @@ def test_finetune_strategies_reload_the_newest_pretrain_checkpoint(workdir, stra
     assert result.metrics["val/r2"] > 0.3
     metrics = evaluate_checkpoint(config(tmp, name="evaluate"), checkpoint)
     assert metrics["test/r2"] > 0.3 and metrics["test/films"] > 500
+
+
+def test_prior_feature_is_out_of_fold_for_the_pretraining_films(workdir):
+    tmp, pretrained = workdir
+    checkpoint = load_checkpoint(pretrained.checkpoint)
+    oof = checkpoint.spec["extra"]["oof"]
+    prepared = prepare(config(tmp, "stage=finetune"), featurizer=checkpoint.featurizer)
+    assert len(oof["ids"]) == len(oof["values"]) > 1000
+    prior = checkpoint.model.double().eval()
+    feature = prior_feature(prior, checkpoint, prepared)
+    in_sample = predict_batches(prior, prepared.raw)
+    ids = prepared.films["id"].astype(str)
+    pretraining = ids.isin(oof["ids"]).to_numpy()
+    assert pretraining.sum() > 1000 and (~pretraining).sum() > 100
+    by_id = dict(zip(oof["ids"], oof["values"]))
+    np.testing.assert_array_equal(feature[pretraining], ids[pretraining].map(by_id).to_numpy())
+    np.testing.assert_array_equal(feature[~pretraining], in_sample[~pretraining])
+    # they differ from the in-sample predictions the prior fed before: the leak this removes
+    assert np.abs(feature[pretraining] - in_sample[pretraining]).mean() > 0.01
 
 
 def test_blend_with_a_scratch_or_finetune_checkpoint_is_the_weighted_sum(workdir):

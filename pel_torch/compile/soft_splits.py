@@ -15,7 +15,7 @@ ensembles (CatBoost depth 6, XGBoost depth 5), not deep forests.
 import torch
 from torch import nn
 
-from pel_torch.compile.tree_modules import ObliviousEnsemble, PerfectTreeEnsemble, _bits, _sum_trees
+from pel_torch.compile.tree_modules import ObliviousEnsemble, PerfectTreeEnsemble, _bits, _sum_trees, pack_nodes, unpack_nodes
 from pel_torch.errors import PelError
 
 SOFT_KINDS = (PerfectTreeEnsemble, ObliviousEnsemble)
@@ -25,16 +25,10 @@ SOFT_KINDS = (PerfectTreeEnsemble, ObliviousEnsemble)
 MAX_SOFT_LEAVES = 2 ** 16
 
 
-def _unpack(nodes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """A perfect ensemble's packed nodes -> (feature, float32 threshold), both ``(n_trees, n_internal)``."""
-    low = nodes & 0xFFFFFFFF
-    return nodes >> 32, (low - ((low >> 31) << 32)).to(torch.int32).view(torch.float32)
-
-
 def _thresholds(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(module, ObliviousEnsemble):
         return module.features, module.border_bits.view(torch.float32)
-    return _unpack(module.nodes)
+    return unpack_nodes(module.nodes)
 
 
 class SoftSplits:
@@ -99,7 +93,7 @@ class SoftSplits:
         if isinstance(self.module, ObliviousEnsemble):
             self.module.border_bits.copy_(bits)
         else:
-            self.module.nodes.copy_(features << 32 | (bits.to(torch.int64) & 0xFFFFFFFF))
+            self.module.nodes.copy_(pack_nodes(features, bits))
         self.offset.zero_()
 
 

@@ -24,6 +24,17 @@ def _bits(values: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32).view(np.int32).copy())
 
 
+def pack_nodes(features: torch.Tensor, threshold_bits: torch.Tensor) -> torch.Tensor:
+    """``feature << 32 | float32 bits of the threshold``: one int64 per node, one gather fetches both."""
+    return features << 32 | (threshold_bits.to(torch.int64) & 0xFFFFFFFF)
+
+
+def unpack_nodes(packed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Packed nodes -> (feature int64, float32 threshold)."""
+    low = packed & 0xFFFFFFFF
+    return packed >> 32, (low - ((low >> 31) << 32)).to(torch.int32).view(torch.float32)  # sign-extend, then reinterpret
+
+
 def _use_cpp(module: nn.Module, x: torch.Tensor) -> bool:
     """Whether to traverse with the C++ kernel: switched on (``use_cpp_kernels``), on the CPU, and
     not inside torch.compile / torch.export tracing, which must see plain torch ops."""
@@ -139,9 +150,8 @@ class PerfectTreeEnsemble(nn.Module):
     def from_arrays(cls, arrays: PerfectTreeArrays) -> "PerfectTreeEnsemble":
         n_trees, n_internal = arrays.feature.shape
         module = cls(n_trees, (n_internal + 1).bit_length() - 1, arrays.scale, arrays.bias, arrays.float32_sequential_sum)
-        threshold_bits = _bits(arrays.threshold).to(torch.int64) & 0xFFFFFFFF
         with torch.no_grad():
-            module.nodes.copy_(torch.from_numpy(arrays.feature) << 32 | threshold_bits)
+            module.nodes.copy_(pack_nodes(torch.from_numpy(arrays.feature), _bits(arrays.threshold)))
             module.leaf_values.copy_(torch.from_numpy(arrays.leaf_values))
         return module
 
@@ -171,10 +181,8 @@ class PerfectTreeEnsemble(nn.Module):
         nodes = self.nodes.reshape(-1)
         node = self.node_offsets.new_zeros(x.shape[0], len(self.node_offsets))   # (batch, n_trees), index within the tree
         for _ in range(self.depth):
-            packed = nodes[node + self.node_offsets]
-            low = packed & 0xFFFFFFFF
-            threshold = (low - ((low >> 31) << 32)).to(torch.int32).view(torch.float32)  # sign-extend, then reinterpret
-            go_right = x32.gather(1, packed >> 32) > threshold
+            feature, threshold = unpack_nodes(nodes[node + self.node_offsets])
+            go_right = x32.gather(1, feature) > threshold
             node = 2 * node + 1 + go_right
         leaves = self.leaf_values.reshape(-1)[node + self.leaf_offsets]
         return _sum_trees(leaves, self.bias, self.scale, self.float32_sequential_sum)

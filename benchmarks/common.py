@@ -1,5 +1,7 @@
 """Shared by the benchmarks: the embedded data, a fitted default stack, and a peak-memory probe."""
 
+import json
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -51,6 +53,27 @@ def add_table2_run_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--autogluon", default="docs/autogluon.json", help="compare_autogluon.py's scores, if any")
     parser.add_argument("--json", default=None)
+
+
+def load_autogluon(path) -> dict:
+    """compare_autogluon.py's scores (``{split: {"AutoGluon": {"r2": [...]}}}``), or ``{}`` where it has not run."""
+    return json.loads(Path(path).read_text()) if Path(path).is_file() else {}
+
+
+def paired_cells(rows: list[dict], model: str, base: str, base_scores=None) -> str:
+    """``R2 mean ± std | base | paired gain mean ± std | k of n`` of ``model`` over ``base`` (or ``base_scores``), by seed."""
+    r2 = np.array([r[model]["r2"] for r in rows])
+    reference = np.array(base_scores if base_scores is not None else [r[base]["r2"] for r in rows])
+    gain = r2 - reference
+    return (f"{r2.mean():.3f} ± {r2.std(ddof=1):.3f} | {base} | "
+            f"{gain.mean():+.3f} ± {gain.std(ddof=1):.3f} | {(gain > 0).sum()} of {len(rows)}")
+
+
+def write_report(path, script: str, started: float, **payload) -> None:
+    """``payload`` as JSON at ``path``, under a ``meta`` with the command that made it, the date and the seconds since ``started``."""
+    meta = {"command": f"python benchmarks/{script} " + " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"),
+            "seconds": round(time.perf_counter() - started), **payload.pop("meta", {})}
+    Path(path).write_text(json.dumps({"meta": meta, **payload}, indent=1))
 
 
 def table2_members(folder: Path) -> dict[str, Path]:

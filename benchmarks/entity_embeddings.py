@@ -20,7 +20,6 @@ where pretraining should help most.
 """
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import add_table2_run_arguments, config, table2_members
+from common import add_table2_run_arguments, config, load_autogluon, table2_members, write_report
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.evaluation import checkpoint_config
 from pel_torch.features.entity_slots import EntitySlots
@@ -159,13 +158,10 @@ def main() -> None:
             folder = Path(args.checkpoints, f"{split}-seed{seed}")
             print(f"{folder.name}", file=sys.stderr, flush=True)
             results.setdefault(split, []).append(_run(folder, args.threads, lambda text: print(text, file=sys.stderr, flush=True)))
-    autogluon = json.loads(Path(args.autogluon).read_text()) if Path(args.autogluon).is_file() else {}
-    table = _table(results, autogluon)
+    table = _table(results, load_autogluon(args.autogluon))
     print(table)
     if args.json:
-        meta = {"command": "python benchmarks/entity_embeddings.py " + " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"),
-                "seconds": round(time.perf_counter() - started)}
-        Path(args.json).write_text(json.dumps({"meta": meta, "results": results, "table": table}, indent=1))
+        write_report(args.json, "entity_embeddings.py", started, results=results, table=table)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Only predictions are made: nothing is refitted.
 """
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import add_table2_run_arguments, config, split_predictions, table2_members
+from common import add_table2_run_arguments, config, load_autogluon, paired_cells, split_predictions, table2_members, write_report
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.evaluation import checkpoint_config
 from pel_torch.learners.selection import ensemble_selection
@@ -76,11 +75,7 @@ def _table(results: dict, autogluon: dict, compared: list[str]) -> str:
     lines = ["| split | model | test R2 | vs | paired gain | seeds positive |", "|---|---|---|---|---|---|"]
     for split, rows in results.items():
         def add(model, base, base_scores=None):
-            r2 = np.array([r[model]["r2"] for r in rows])
-            reference = np.array(base_scores if base_scores is not None else [r[base]["r2"] for r in rows])
-            gain = r2 - reference
-            lines.append(f"| {split} | {model} | {r2.mean():.3f} ± {r2.std(ddof=1):.3f} | {base} | "
-                         f"{gain.mean():+.3f} ± {gain.std(ddof=1):.3f} | {(gain > 0).sum()} of {len(rows)} |")
+            lines.append(f"| {split} | {model} | {paired_cells(rows, model, base, base_scores)} |")
         for model in compared:
             add(model, "P-EL")
         ag = autogluon.get(split, {}).get("AutoGluon", {}).get("r2", [])
@@ -112,14 +107,12 @@ def main() -> None:
             results.setdefault(split, []).append(row)
             print(f"{folder.name}: P-EL {row['P-EL']['r2']:.4f}, selection over all {row['selection: all']['r2']:.4f} "
                   f"{row['selection: all']['weights']} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
-    autogluon = json.loads(Path(args.autogluon).read_text()) if Path(args.autogluon).is_file() else {}
+    autogluon = load_autogluon(args.autogluon)
     compared = ["EL", "rating", *members, "selection: EL + rating", "selection: all", *(f"chained: rating + ({m} + EL)" for m in members)]
     table = _table(results, autogluon, compared)
     print(table)
     if args.json:
-        meta = {"command": "python benchmarks/pretrained_heads.py " + " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"),
-                "seconds": round(time.perf_counter() - started)}
-        Path(args.json).write_text(json.dumps({"meta": meta, "results": results, "table": table}, indent=1))
+        write_report(args.json, "pretrained_heads.py", started, results=results, table=table)
 
 
 if __name__ == "__main__":

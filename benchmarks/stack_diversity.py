@@ -14,7 +14,6 @@ gain here is a lower bound on what refitting P-EL with the variant would give, n
 """
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from common import add_table2_run_arguments, config, split_predictions, table2_members
+from common import add_table2_run_arguments, config, load_autogluon, paired_cells, split_predictions, table2_members, write_report
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.evaluation import checkpoint_config
 from pel_torch.pipeline import prepare
@@ -60,11 +59,7 @@ def _table(name: str, results: dict, autogluon: dict) -> str:
     lines = ["| variant | split | model | test R2 | vs | paired gain | seeds positive |", "|---|---|---|---|---|---|---|"]
     for split, rows in results.items():
         def add(model, base, base_scores=None):
-            r2 = np.array([r[model]["r2"] for r in rows])
-            reference = np.array(base_scores if base_scores is not None else [r[base]["r2"] for r in rows])
-            gain = r2 - reference
-            lines.append(f"| {name} | {split} | {model} | {r2.mean():.3f} ± {r2.std(ddof=1):.3f} | {base} | "
-                         f"{gain.mean():+.3f} ± {gain.std(ddof=1):.3f} | {(gain > 0).sum()} of {len(rows)} |")
+            lines.append(f"| {name} | {split} | {model} | {paired_cells(rows, model, base, base_scores)} |")
         add("variant EL", "EL")
         add("P-EL own + variant EL", "P-EL")
         ag = autogluon.get(split, {}).get("AutoGluon", {}).get("r2", [])
@@ -92,13 +87,10 @@ def main() -> None:
             print(f"{folder.name}: variant EL {row['variant EL']['r2']:.4f}, EL {row['EL']['r2']:.4f}, "
                   f"P-EL {row['P-EL']['r2']:.4f}, head with the variant {row['P-EL own + variant EL']['r2']:.4f} "
                   f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
-    autogluon = json.loads(Path(args.autogluon).read_text()) if Path(args.autogluon).is_file() else {}
-    table = _table(args.name, results, autogluon)
+    table = _table(args.name, results, load_autogluon(args.autogluon))
     print(table)
     if args.json:
-        meta = {"command": "python benchmarks/stack_diversity.py " + " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"),
-                "seconds": round(time.perf_counter() - started), "overrides": args.override}
-        Path(args.json).write_text(json.dumps({"meta": meta, "results": results, "table": table}, indent=1))
+        write_report(args.json, "stack_diversity.py", started, meta={"overrides": args.override}, results=results, table=table)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pel_torch.compile.tree_modules import ObliviousEnsemble, PerfectTreeEnsembl
 from pel_torch.errors import PelError
 from pel_torch.learners.neural_net import TabularMLP
 from pel_torch.stack.forecaster import Forecaster
-from pel_torch.stack.modules import EnsembleSelection
+from pel_torch.stack.modules import EnsembleSelection, out_of_fold
 
 PARAMETER_GROUPS = ("leaves", "network", "head", "output")
 
@@ -39,6 +39,26 @@ def parameter_groups(model: Forecaster) -> dict[str, list[nn.Parameter]]:
     return groups
 
 
+def out_of_fold_loss(model: Forecaster, raw: torch.Tensor, y: torch.Tensor, folds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(head loss, learner loss)`` of fine-tuning as the stack was fitted, fold by fold.
+
+    Each fold model learns the target from the rows outside its fold (through the output affine,
+    held fixed there, so every learner keeps the scale the next layer splits on); the next layer
+    and the head learn from each row's out-of-fold predictions (``Stack.fold_outputs``). The head
+    loss also moves the affine and is the one comparable with validation.
+    """
+    scale, shift = model.output_scale, model.output_shift
+    layers = model.stack.fold_outputs(model.stack_inputs(raw), folds)
+    n_folds = layers[0][0].shape[1]
+    fitted_on = folds.unsqueeze(1) != torch.arange(n_folds, device=folds.device)  # (batch, n_folds)
+    learner_losses = [((scale.detach() * predictions + shift.detach() - y.unsqueeze(1)) ** 2)[fitted_on].mean()
+                      for layer in layers for predictions in layer]
+    # Detached like every layer's input: the head's loss must not teach a fold model its held-out rows.
+    last = torch.stack([out_of_fold(predictions, folds) for predictions in layers[-1]], dim=1).detach()
+    head_loss = nn.functional.mse_loss(scale * model.stack.head(last) + shift, y)
+    return head_loss, torch.stack(learner_losses).mean()
+
+
 def _metrics(prefix: str) -> MetricCollection:
     return MetricCollection({"r2": R2Score(), "mse": MeanSquaredError(), "mae": MeanAbsoluteError()}, prefix=prefix)
 
@@ -48,6 +68,7 @@ class PELModule(pl.LightningModule):
 
     def __init__(self, model: Forecaster, *, learning_rate: float = 1e-3, train: tuple[str, ...] = ("leaves", "network", "head", "output"),
                  weight_decay: float = 0.0, soft_splits: list | None = None, hparams: dict | None = None):
+        """Training batches are ``(raw, y)``, or ``(raw, y, folds)`` to fine-tune out of fold (``out_of_fold_loss``)."""
         super().__init__()
         unknown = sorted(set(train) - set(PARAMETER_GROUPS))
         if unknown:
@@ -76,10 +97,16 @@ class PELModule(pl.LightningModule):
         return self
 
     def training_step(self, batch, batch_index):
-        raw, y = batch
-        loss = nn.functional.mse_loss(self(raw), y)
+        if len(batch) == 3:
+            raw, y, folds = batch
+            loss, learner_loss = out_of_fold_loss(self.model, raw, y, folds)
+            self.log("train/learner_loss", learner_loss, on_step=False, on_epoch=True, batch_size=len(y))
+            total = loss + learner_loss
+        else:
+            raw, y = batch
+            loss = total = nn.functional.mse_loss(self(raw), y)
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
-        return loss
+        return total
 
     def validation_step(self, batch, batch_index):
         self._evaluate(batch, "val", self.val_metrics)

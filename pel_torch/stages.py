@@ -25,6 +25,7 @@ from pel_torch.errors import PelError
 from pel_torch.data import schema
 from pel_torch.features.targets import TargetScale, standardise_by_year, target_values
 from pel_torch.inference import predict_batches, select_kernels
+from pel_torch.learners.bagging import held_out_fold
 from pel_torch.lit import PELModule
 from pel_torch.pipeline import Prepared, build_featurizer, build_stack, prepare, split_signature
 from pel_torch.stack.forecaster import Forecaster
@@ -78,6 +79,8 @@ def finetune(cfg: DictConfig) -> StageResult:
         raise PelError(f"unknown finetune.strategy '{strategy}'; choose one of: {', '.join(FINETUNE_STRATEGIES)}")
     if strategy != "leaves" and (cfg.finetune.get("soft_splits") or {}).get("learners"):
         raise PelError(f"finetune.soft_splits needs finetune.strategy=leaves (got {strategy}); set finetune.soft_splits.learners=[]")
+    if strategy != "leaves" and cfg.finetune.get("out_of_fold", False):
+        raise PelError(f"finetune.out_of_fold needs finetune.strategy=leaves (got {strategy}); set finetune.out_of_fold=false")
     checkpoint = load_checkpoint(resolve_checkpoint(cfg, "pretrain"))
     check_compatible(cfg, checkpoint)
     prepared = prepare(cfg, featurizer=checkpoint.featurizer)
@@ -171,8 +174,10 @@ def _finetune_leaves(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndar
     callbacks = [BestWeights(), pl.callbacks.EarlyStopping("val/loss", patience=f.patience)]
     if soft_splits:
         callbacks.insert(0, SoftSplitSchedule(soft_splits, soft["temperature"], soft["anneal_epochs"]))
+    # Out of fold: each training film is held out of one fold model per learner, as in the stack's own fit.
+    folds = held_out_fold(len(train), model.stack.n_folds(), cfg.seed) if f.get("out_of_fold", False) else None
     trainer = build_trainer(cfg, max_epochs=f.max_epochs, callbacks=callbacks)
-    trainer.fit(module, _loader(prepared.raw[train], y[train], f.batch_size, shuffle=True, seed=cfg.seed),
+    trainer.fit(module, _loader(prepared.raw[train], y[train], f.batch_size, shuffle=True, seed=cfg.seed, folds=folds),
                 _loader(prepared.raw[val], y[val], f.batch_size))
     return module.model.eval()
 
@@ -312,8 +317,9 @@ def build_trainer(cfg, *, max_epochs: int, callbacks=(), single_device: bool = F
                       enable_progress_bar=t.progress_bar, deterministic=True)
 
 
-def _loader(raw, y, batch_size, shuffle=False, seed=0) -> DataLoader:
-    dataset = TensorDataset(torch.from_numpy(np.ascontiguousarray(raw)), torch.from_numpy(np.ascontiguousarray(y)))
+def _loader(raw, y, batch_size, shuffle=False, seed=0, folds=None) -> DataLoader:
+    tensors = [torch.from_numpy(np.ascontiguousarray(raw)), torch.from_numpy(np.ascontiguousarray(y))]
+    dataset = TensorDataset(*tensors, *([] if folds is None else [torch.from_numpy(folds)]))
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
 

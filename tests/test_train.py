@@ -125,6 +125,13 @@ def test_soft_split_finetuning_moves_thresholds_and_saves_hard_trees(workdir):
     assert result.metrics["val/r2"] > 0.3
 
 
+def test_out_of_fold_finetuning_trains_and_saves(workdir):
+    tmp, _ = workdir
+    result = finetune(config(tmp, "stage=finetune", "finetune.out_of_fold=true", "finetune.blend=false"))
+    assert result.metrics["val/r2"] > 0.3
+    assert load_checkpoint(result.checkpoint).spec["extra"]["config"]["finetune"]["out_of_fold"] is True
+
+
 def test_blend_refuses_a_pretrain_checkpoint(workdir):
     tmp, pretrained = workdir
     with pytest.raises(CheckpointError, match="a pretrain checkpoint; blend with a box-office checkpoint"):
@@ -171,6 +178,7 @@ def test_scratch_and_batch_prediction(workdir, tmp_path):
     (["stage=finetune", "finetune.soft_splits.learners=[ridge]"], PelError, "ridge not in the stack's last layer"),
     (["stage=finetune", "finetune.soft_splits.learners=[catboost]", "finetune.strategy=refit"], PelError, "needs finetune.strategy=leaves"),
     (["stage=finetune", "finetune.soft_splits.learners=[catboost]", "finetune.soft_splits.temperature=0"], PelError, "temperature must be > 0"),
+    (["stage=finetune", "finetune.out_of_fold=true", "finetune.strategy=prior"], PelError, "out_of_fold needs finetune.strategy=leaves"),
 ])
 def test_bad_stage_settings(workdir, overrides, error, message):
     tmp, _ = workdir

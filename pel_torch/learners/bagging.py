@@ -18,6 +18,14 @@ def fold_indices(n_rows: int, n_folds: int, seed: int) -> list[tuple[np.ndarray,
     return list(KFold(n_folds, shuffle=True, random_state=seed).split(np.arange(n_rows)))
 
 
+def held_out_fold(n_rows: int, n_folds: int, seed: int) -> np.ndarray:
+    """``(n_rows,)`` int64: the fold each row is held out of, for ``fold_indices(n_rows, n_folds, seed)``."""
+    fold = np.empty(n_rows, dtype=np.int64)
+    for k, (_, held_out) in enumerate(fold_indices(n_rows, n_folds, seed)):
+        fold[held_out] = k
+    return fold
+
+
 class BaggedLearner:
     """Fits ``learner`` once per fold; ``oof_`` (n,) holds each row's prediction by the model that did not see it.
 

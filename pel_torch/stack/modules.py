@@ -108,3 +108,34 @@ class Stack(nn.Module):
             outputs.append(predictions)
             inputs = torch.cat([predictions, z], dim=1) if self.passthrough else predictions
         return outputs
+
+    def fold_outputs(self, raw: torch.Tensor, folds: torch.Tensor) -> list[list[torch.Tensor]]:
+        """Per layer, per learner: every fold model's prediction ``(batch, n_folds)``, for fine-tuning
+        that keeps the stack honest (``lit.out_of_fold_loss``).
+
+        ``folds`` (batch,) int64 gives each row's held-out fold. Layer l+1 sees each row's prediction
+        by the one fold model not fine-tuned on it, detached, so no gradient teaches a fold model
+        the rows it is held out from: the stacked layers learn from out-of-fold inputs, as when the
+        stack was fitted, not from in-sample ones that fine-tuning drives toward the targets.
+        """
+        dtype = self.head.weights.dtype
+        z = self.standardize(raw).to(dtype)
+        inputs, outputs = z, []
+        for layer in self.layers:
+            per_learner = [torch.stack([fold(inputs).to(dtype) for fold in learner.folds], dim=1) for learner in layer.learners]
+            outputs.append(per_learner)
+            held_out = torch.stack([out_of_fold(predictions, folds) for predictions in per_learner], dim=1).detach()
+            inputs = torch.cat([held_out, z], dim=1) if self.passthrough else held_out
+        return outputs
+
+    def n_folds(self) -> int:
+        """The fold models per learner, the same for every learner (they were fitted on shared folds)."""
+        counts = {len(learner.folds) for layer in self.layers for learner in layer.learners}
+        if len(counts) != 1:
+            raise ValueError(f"learners hold different numbers of fold models: {sorted(counts)}")
+        return counts.pop()
+
+
+def out_of_fold(fold_predictions: torch.Tensor, folds: torch.Tensor) -> torch.Tensor:
+    """``(batch, n_folds)``, ``(batch,)`` -> ``(batch,)``: each row's prediction by its held-out fold's model."""
+    return fold_predictions.gather(1, folds.unsqueeze(1)).squeeze(1)

@@ -113,7 +113,7 @@ def _one_run(cfg: DictConfig, strategies: list[str]) -> dict[str, dict[str, floa
     for strategy in strategies:
         run(f"P-EL ({strategy})", finetune, {"stage": "finetune", "finetune": {"strategy": strategy, **blend}, "ckpt_path": str(pretrained.checkpoint)})
     if cfg.get("table2_chain"):
-        run(chain_name(cfg), finetune, _chain(cfg, el.checkpoint, pretrained.checkpoint))
+        run(chain_name(cfg), finetune, chain_overrides(cfg, el.checkpoint, pretrained.checkpoint))
     if cfg.table2_ablation:
         # The same gradient fine-tuning (and head), started from the box-office stack: what pretraining
         # brings beyond what the fine-tuning itself brings.
@@ -131,10 +131,10 @@ def _one_run(cfg: DictConfig, strategies: list[str]) -> dict[str, dict[str, floa
     return scores
 
 
-def _chain(cfg: DictConfig, el: Path, pretrained: Path) -> dict:
+def chain_overrides(cfg: DictConfig, el: Path, pretrained: Path) -> dict:
     """The overrides that fine-tune ``pretrained`` into a head over a chain of stacks pretrained on
     ``table2_chain``'s targets, innermost EL: ``rating + (votes_year + EL)`` for ``[votes_year]``,
-    each weight chosen on the validation films (README, "the best measured recipe").
+    each weight chosen on the validation films: the README's five-command chain, per split and seed.
 
     Its checkpoints go to ``chain/``, away from the run's own pretrain and finetune folders."""
     folder = str(Path(cfg.checkpoints_dir, "chain"))

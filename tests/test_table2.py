@@ -59,7 +59,7 @@ def test_chain_is_a_head_over_stacks_pretrained_on_each_target(tmp_path, monkeyp
     monkeypatch.setattr(table2, "pretrain", stage("pretrain"))
     monkeypatch.setattr(table2, "finetune", stage("finetune"))
     cfg = config(tmp_path, "table2_chain=[votes,votes_year]", name="evaluate")
-    overrides = table2._chain(cfg, tmp_path / "el", tmp_path / "rating")
+    overrides = table2.chain_overrides(cfg, tmp_path / "el", tmp_path / "rating")
     assert calls == [("pretrain", "votes_year", None, None),
                      ("finetune", "votes_year", str(tmp_path / "pretrain-1"), str(tmp_path / "el")),
                      ("pretrain", "votes", None, None),

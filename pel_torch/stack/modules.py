@@ -106,7 +106,7 @@ class Stack(nn.Module):
         for layer in self.layers:
             predictions = layer(inputs, dtype)               # (batch, n_models)
             outputs.append(predictions)
-            inputs = torch.cat([predictions, z], dim=1) if self.passthrough else predictions
+            inputs = self._next_inputs(predictions, z)
         return outputs
 
     def fold_outputs(self, raw: torch.Tensor, folds: torch.Tensor) -> list[list[torch.Tensor]]:
@@ -125,8 +125,11 @@ class Stack(nn.Module):
             per_learner = [torch.stack([fold(inputs).to(dtype) for fold in learner.folds], dim=1) for learner in layer.learners]
             outputs.append(per_learner)
             held_out = torch.stack([out_of_fold(predictions, folds) for predictions in per_learner], dim=1).detach()
-            inputs = torch.cat([held_out, z], dim=1) if self.passthrough else held_out
+            inputs = self._next_inputs(held_out, z)
         return outputs
+
+    def _next_inputs(self, predictions: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return torch.cat([predictions, z], dim=1) if self.passthrough else predictions
 
     def n_folds(self) -> int:
         """The fold models per learner, the same for every learner (they were fitted on shared folds)."""

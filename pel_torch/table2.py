@@ -72,7 +72,8 @@ def run_table2(cfg: DictConfig) -> list[Path]:
                     "mode": cfg.table2, "date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - started),
                     "command": f"python evaluate.py table2={cfg.table2} table2_seeds={len(seeds)} threads={cfg.threads}"
                                + ("" if cfg.table2_strategies is None else f" table2_strategies=[{','.join(strategies)}]")
-                               + (f" table2_chain=[{','.join(chain)}]" if chain else "")}
+                               + (f" table2_chain=[{','.join(chain)}]" if chain else "")
+                               + ("" if cfg.table2_ablation else " table2_ablation=false")}
             (out / "table2.json").write_text(json.dumps({**results, "meta": meta}, indent=1))
             (out / "table2.md").write_text(format_table(results, meta))
     return [out / "table2.json", out / "table2.md"]

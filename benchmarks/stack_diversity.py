@@ -43,13 +43,14 @@ def _run(folder: Path, name: str, overrides: list[str], threads: int) -> dict:
                           {"stage": "scratch", "checkpoints_dir": str(Path("checkpoints/ablation/diversity", name, folder.name))})
     prepared = prepare(cfg)
     started = time.perf_counter()
-    variant = scratch(cfg)
+    variant = scratch(cfg, prepared)
     seconds = time.perf_counter() - started
     predictions = {"variant EL": split_predictions(cfg, variant.checkpoint, prepared=prepared),
                    "EL": split_predictions(cfg, members["EL"], prepared=prepared),
                    "P-EL": split_predictions(cfg, members["P-EL"], prepared=prepared),
                    "P-EL own": split_predictions(cfg, members["P-EL"], own_only=True, prepared=prepared)}
-    row = {model: regression_metrics(*p["test"]) for model, p in predictions.items()}
+    # Validation R2 beside the test scores: a variant is adopted on validation, never on test.
+    row = {model: {**regression_metrics(*p["test"]), "val_r2": regression_metrics(*p["val"])["r2"]} for model, p in predictions.items()}
     row["P-EL own + variant EL"] = _head(predictions["P-EL own"], predictions["variant EL"])
     row["fit_seconds"] = seconds
     return row
@@ -66,6 +67,10 @@ def _table(name: str, results: dict, autogluon: dict) -> str:
         if len(ag) == len(rows):
             add("P-EL own + variant EL", "AutoGluon", ag)
             add("P-EL", "AutoGluon", ag)
+        if all("val_r2" in r["variant EL"] for r in rows):
+            val = {m: np.array([r[m]["val_r2"] for r in rows]) for m in ("variant EL", "EL")}
+            lines.append(f"| {name} | {split} | validation R2 of the variant EL | {val['variant EL'].mean():.3f} | EL | "
+                         f"{val['EL'].mean():.3f} | {(val['variant EL'] > val['EL']).sum()} of {len(rows)} higher |")
         lines.append(f"| {name} | {split} | fit time of the variant EL | {np.mean([r['fit_seconds'] for r in rows]):.0f} s per seed | | | |")
     return "\n".join(lines)
 

@@ -59,9 +59,10 @@ def pretrain(cfg: DictConfig) -> StageResult:
     return StageResult("pretrain", path, metrics)
 
 
-def scratch(cfg: DictConfig) -> StageResult:
-    """The paper's EL baseline: the same stack on box office only."""
-    prepared = prepare(cfg)
+def scratch(cfg: DictConfig, prepared: Prepared | None = None) -> StageResult:
+    """The paper's EL baseline: the same stack on box office only. ``prepared``: the films of
+    ``cfg``'s split, already loaded by a caller that needs them too (featurized as ``prepare(cfg)`` would)."""
+    prepared = prepare(cfg) if prepared is None else prepared
     scale, y = _box_office_target(prepared)
     return _validate_and_save(cfg, "scratch", _fit_box_office_stack(cfg, prepared, y), prepared, y, scale)
 

@@ -16,6 +16,7 @@ from pel_torch.evaluation import evaluate_checkpoint
 from pel_torch.predict import predict_file
 from pel_torch.data import load_films
 from pel_torch.inference import predict_batches
+from pel_torch import stages
 from pel_torch.pipeline import prepare
 from pel_torch.stages import blend_weight, build_trainer, finetune, prior_feature, pretrain, scratch
 
@@ -144,6 +145,15 @@ def test_blend_weight_is_chosen_by_squared_error():
     assert blend_weight(y, y + rng.normal(size=4000), y) == 0.0                        # a perfect stack needs no partner
     assert blend_weight(y + rng.normal(size=4000), y + rng.normal(size=4000), y) == pytest.approx(0.5, abs=0.05)
     assert blend_weight(y + 3 * rng.normal(size=4000), y, y) == 1.0
+
+
+def test_scratch_takes_the_films_its_caller_prepared(workdir, monkeypatch):
+    tmp, _ = workdir
+    cfg = config(tmp, "stage=scratch")
+    expected = scratch(cfg).metrics
+    prepared = prepare(cfg)
+    monkeypatch.setattr(stages, "prepare", lambda *args, **kwargs: pytest.fail("scratch prepared the films again"))
+    assert scratch(cfg, prepared).metrics == expected
 
 
 def test_scratch_and_batch_prediction(workdir, tmp_path):

@@ -55,9 +55,17 @@ def add_table2_run_arguments(parser) -> None:
     parser.add_argument("--json", default=None)
 
 
+def read_json(path, label: str, hint: str):
+    """The JSON at ``path``; a missing or unreadable file stops with one line: ``label``, the reason, ``hint``."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"{label}: cannot read it as JSON ({error.__class__.__name__}: {error}); {hint}") from None
+
+
 def load_autogluon(path) -> dict:
     """compare_autogluon.py's scores (``{split: {"AutoGluon": {"r2": [...]}}}``), or ``{}`` where it has not run."""
-    return json.loads(Path(path).read_text()) if Path(path).is_file() else {}
+    return read_json(path, f"--autogluon {path}", "pass compare_autogluon.py's autogluon.json") if Path(path).is_file() else {}
 
 
 def paired_cells(rows: list[dict], model: str, base: str, base_scores=None) -> str:

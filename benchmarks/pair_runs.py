@@ -9,23 +9,19 @@ temporal run on the fixed split) is compared with every seed of the model.
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from common import paired_cells
+from common import paired_cells, read_json
 
 METRICS = ("r2", "mse", "mae")
 
 
 def scores(path: Path, model: str) -> dict:
     """``{split: {metric: [per seed]}}`` of ``model`` in the run at ``path``, or a one-line error naming what is there."""
-    try:
-        run = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise SystemExit(f"{path}: cannot read it as JSON ({error.__class__.__name__}); pass a table2.json or autogluon.json") from None
+    run = read_json(path, str(path), "pass a table2.json or autogluon.json")
     found = {split: models[model] for split, models in run.items() if split != "meta" and model in models}
     if not found:
         present = sorted({m for split, models in run.items() if split != "meta" for m in models})

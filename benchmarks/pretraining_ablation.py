@@ -31,7 +31,7 @@ from omegaconf import OmegaConf
 
 from hydra import compose, initialize_config_dir
 
-from common import CONFIGS, load_autogluon, table2_members
+from common import CONFIGS, load_autogluon, read_json, table2_members
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.evaluation import evaluate_checkpoint
 from pel_torch.stages import finetune, pretrain, scratch
@@ -119,10 +119,7 @@ def main() -> None:
 def _saved_run(path: Path) -> dict:
     """A run written by ``--json``; anything else stops with a line naming the file."""
     hint = "pass a file this script wrote with --json, e.g. docs/ablation/votes_year.json"
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise SystemExit(f"--table {path}: cannot read it as JSON ({error.__class__.__name__}: {error}); {hint}") from None
+    saved = read_json(path, f"--table {path}", hint)
     if not (isinstance(saved, dict) and "results" in saved and isinstance(saved.get("meta"), dict) and "name" in saved["meta"]):
         raise SystemExit(f"--table {path}: no 'meta.name' and 'results', so not a saved ablation run; {hint}")
     return saved

@@ -43,20 +43,47 @@ class StageResult:
 
 
 def pretrain(cfg: DictConfig) -> StageResult:
-    """Fit the stack on the rating table (the split's pretraining set only) and save it."""
+    """Fit the stack on the rating table (the split's pretraining set only) and save it.
+
+    With ``pretrain.chain``, one more stack per listed target is pretrained on the same films and
+    saved under ``pretrain/chain/<target>/``; the main checkpoint names them, so ``stage=finetune``
+    can build its head over all of them."""
+    chain = chain_targets(cfg)
     prepared = prepare(cfg)
-    rows, y, target = pretraining_target(prepared, cfg.pretrain.target)
+    logger = build_logger(cfg)
+    metrics, members = {}, []
+    for target in chain:
+        path, member_metrics = _pretrain_stack(cfg, prepared, target, logger, Path("pretrain", "chain", target))
+        members.append({"target": target, "checkpoint": str(path.relative_to(Path(cfg.checkpoints_dir, "pretrain")))})
+        metrics.update({f"pretrain/{target}/oof_{k}": v for k, v in member_metrics.items()})
+    path, main_metrics = _pretrain_stack(cfg, prepared, cfg.pretrain.target, logger, Path("pretrain"), chain=members)
+    metrics.update({f"pretrain/oof_{k}": v for k, v in main_metrics.items()})
+    logger.log_hyperparams(_flat_config(cfg), metrics)
+    return StageResult("pretrain", path, metrics)
+
+
+def chain_targets(cfg) -> list[str]:
+    """``pretrain.chain``, checked: known targets, none twice, none the main ``pretrain.target``."""
+    chain = list(cfg.pretrain.get("chain") or [])
+    for target in [cfg.pretrain.target, *chain]:
+        if target not in PRETRAIN_TARGETS:
+            raise PelError(f"unknown pretraining target '{target}' in pretrain.target/pretrain.chain; choose from {', '.join(PRETRAIN_TARGETS)}")
+    if len(set(chain)) != len(chain) or cfg.pretrain.target in chain:
+        raise PelError(f"pretrain.chain={chain} repeats a target (pretrain.target={cfg.pretrain.target}); list each other target once")
+    return chain
+
+
+def _pretrain_stack(cfg, prepared: Prepared, kind: str, logger, folder: Path, chain=None) -> tuple[Path, dict]:
+    rows, y, target = pretraining_target(prepared, kind)
     log.info("pretraining on %s films, target %s", f"{len(rows):,}", target["name"])
     ensemble = build_stack(cfg).fit(prepared.features[rows], y)
     model = Forecaster(compile_stack(ensemble, prepared.featurizer.mean_, prepared.featurizer.std_))
-    metrics = {f"pretrain/oof_{k}": v for k, v in regression_metrics(y, ensemble.oof_ @ ensemble.weights_).items()}
-    logger = build_logger(cfg)
-    logger.log_hyperparams(_flat_config(cfg), metrics)
-    logger.experiment.add_scalars("pretrain/selection_weights", dict(zip(ensemble.learner_names[-1], ensemble.weights_.tolist())))
+    logger.experiment.add_scalars(f"{folder.as_posix()}/selection_weights", dict(zip(ensemble.learner_names[-1], ensemble.weights_.tolist())))
     # Out-of-fold predictions of the pretraining films: the honest prior for those among them with box office.
     oof = {"ids": prepared.films[schema.ID].iloc[rows].astype(str).tolist(), "values": (ensemble.oof_ @ ensemble.weights_).tolist()}
-    path = _save(cfg, "pretrain", model, prepared.featurizer, target, extra={"oof": oof})
-    return StageResult("pretrain", path, metrics)
+    extra = {"oof": oof, **({"chain": chain} if chain else {})}
+    path = _save(cfg, "pretrain", model, prepared.featurizer, target, extra=extra, folder=folder)
+    return path, regression_metrics(y, ensemble.oof_ @ ensemble.weights_)
 
 
 def scratch(cfg: DictConfig, prepared: Prepared | None = None) -> StageResult:
@@ -74,7 +101,12 @@ def _fit_box_office_stack(cfg, prepared: Prepared, y: np.ndarray) -> Forecaster:
 
 
 def finetune(cfg: DictConfig) -> StageResult:
-    """Reload a pretrain checkpoint and adapt it to box office with ``cfg.finetune.strategy``."""
+    """Reload a pretrain checkpoint and adapt it to box office with ``cfg.finetune.strategy``.
+
+    With ``finetune.blend``, the result ends in a selection head: the fine-tuned stack blended with
+    a box-office-only stack (EL), and, with the pretrain checkpoint's chain (``pretrain.chain``),
+    with each chain member fine-tuned the same way, innermost first: rating + (votes_year + EL).
+    Every weight is chosen on the validation films."""
     strategy = cfg.finetune.strategy
     if strategy not in FINETUNE_STRATEGIES:
         raise PelError(f"unknown finetune.strategy '{strategy}'; choose one of: {', '.join(FINETUNE_STRATEGIES)}")
@@ -87,16 +119,61 @@ def finetune(cfg: DictConfig) -> StageResult:
     prepared = prepare(cfg, featurizer=checkpoint.featurizer)
     scale, y = _box_office_target(prepared)
     blend = cfg.finetune.get("blend", False)
-    partner, source = _box_office_partner(cfg, prepared, y) if blend else (None, None)  # a bad blend_ckpt fails before fine-tuning
-    model = {"leaves": _finetune_leaves, "prior": _finetune_prior, "refit": _finetune_refit}[strategy](cfg, checkpoint, prepared, y)
+    # Every checkpoint is loaded and checked before any fine-tuning, so a bad one fails in seconds.
+    members = chain_members(cfg, checkpoint) if blend else []
+    partner, source = _box_office_partner(cfg, prepared, y) if blend else (None, None)
+    heads = []
+    for member in reversed(members):
+        partner, weight = _fine_tuned(cfg, member, prepared, y, partner)
+        heads.insert(0, {"target": member.spec["target"]["name"], "pretrain_checkpoint": str(member.path), "blend_weight": weight})
+        log.info("chain: %s stack fine-tuned, weight %.2f on the stacks beneath it", heads[0]["target"], weight)
+    model, weight = _fine_tuned(cfg, checkpoint, prepared, y, partner)
     extra = {"strategy": strategy, "pretrain_checkpoint": str(checkpoint.path)}
     if blend:
-        weight = blend_weight(predict_batches(model, prepared.raw[prepared.split.val]),
-                              predict_batches(partner, prepared.raw[prepared.split.val]), y[prepared.split.val])
-        model.set_partner(partner, weight)
-        log.info("blend: weight %.2f on the box-office-only stack (%s), chosen on validation", weight, source)
-        extra.update({"blend_weight": weight, "blend_source": source})
+        log.info("blend: weight %.2f on the %s (%s), chosen on validation", weight,
+                 "chain beneath" if heads else "box-office-only stack", source)
+        extra.update({"blend_weight": weight, "blend_source": source, **({"chain": heads} if heads else {})})
     return _validate_and_save(cfg, "finetune", model, prepared, y, scale, extra=extra)
+
+
+def _fine_tuned(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndarray, partner) -> tuple[Forecaster, float | None]:
+    """``checkpoint`` fine-tuned by ``finetune.strategy``, blended with ``partner`` (if any) at the
+    weight with the lowest validation error."""
+    model = {"leaves": _finetune_leaves, "prior": _finetune_prior, "refit": _finetune_refit}[cfg.finetune.strategy](cfg, checkpoint, prepared, y)
+    if partner is None:
+        return model, None
+    val = prepared.split.val
+    weight = blend_weight(predict_batches(model, prepared.raw[val]), predict_batches(partner, prepared.raw[val]), y[val])
+    model.set_partner(partner, weight)
+    return model, weight
+
+
+def chain_members(cfg, checkpoint: Checkpoint) -> list[Checkpoint]:
+    """The pretrain checkpoints ``checkpoint`` names as its chain (``pretrain.chain``), checked to
+    share its films, split and featurizer; none when ``finetune.chain=false``."""
+    chain = checkpoint.spec.get("extra", {}).get("chain", [])
+    if not cfg.finetune.get("chain", True):
+        if chain:
+            log.info("finetune.chain=false: the head leaves out the chain members of %s", checkpoint.path)
+        return []
+    members = []
+    for entry in chain:
+        path = checkpoint.path.parent / entry["checkpoint"]
+        if not path.is_file():
+            raise CheckpointError(f"{checkpoint.path}: its chain member '{entry['target']}' ({path}) is missing; "
+                                  "pretrain again (python train.py stage=pretrain) or set finetune.chain=false")
+        member = load_checkpoint(path)
+        check_compatible(cfg, member)
+        if member.spec["stage"] != "pretrain" or not _same_featurizer(member.featurizer, checkpoint.featurizer):
+            raise CheckpointError(f"{path}: not a chain member of {checkpoint.path} (another stage or featurizer); "
+                                  "pretrain again (python train.py stage=pretrain) or set finetune.chain=false")
+        members.append(member)
+    return members
+
+
+def _same_featurizer(a, b) -> bool:
+    (arrays_a, spec_a), (arrays_b, spec_b) = a.state(), b.state()
+    return spec_a == spec_b and arrays_a.keys() == arrays_b.keys() and all(np.array_equal(arrays_a[k], arrays_b[k]) for k in arrays_a)
 
 
 BLEND_WEIGHTS = np.round(np.arange(0, 1.0001, 0.05), 2)
@@ -351,9 +428,9 @@ def check_compatible(cfg, checkpoint: Checkpoint) -> None:
                                   f"checkpoint {spec[name]}, config {want}); use the checkpoint's feature settings")
 
 
-def _save(cfg, stage, model, featurizer, target, extra=None) -> Path:
+def _save(cfg, stage, model, featurizer, target, extra=None, folder: Path | None = None) -> Path:
     name = f"{stage}-{cfg.split.kind}-seed{cfg.seed}-{time.strftime('%Y%m%d-%H%M%S')}.safetensors"
-    path = save_checkpoint(Path(cfg.checkpoints_dir, stage, name), model, featurizer, stage=stage, target=target,
+    path = save_checkpoint(Path(cfg.checkpoints_dir, folder or stage, name), model, featurizer, stage=stage, target=target,
                            extra={"split": split_signature(cfg), "config": OmegaConf.to_container(cfg, resolve=True), **(extra or {})})
     log.info("saved %s", path)
     return path

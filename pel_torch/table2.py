@@ -1,7 +1,7 @@
 """The paper's Table 2 on our data: P-EL, EL and single learners, random and temporal splits, several seeds.
 
-Each (split, seed) pretrains, fine-tunes and trains from scratch anew; single learners are fitted
-once on the box-office training films. Scores are on the test films: R2 / MSE / MAE of the
+Each (split, seed) pretrains (the main stack and its ``pretrain.chain``), fine-tunes and trains
+from scratch anew; single learners are fitted once on the box-office training films. Scores are on the test films: R2 / MSE / MAE of the
 standardised log1p revenue, and MAE in log dollars. Written to ``reports/table2.json`` (per-seed
 lists) and ``reports/table2.md`` (mean ± std, P-EL minus EL paired by seed, the paper's numbers).
 """
@@ -22,7 +22,7 @@ from pel_torch.evaluation import evaluate_checkpoint
 from pel_torch.features.targets import TargetScale
 from pel_torch.learners import make_learner
 from pel_torch.pipeline import prepare
-from pel_torch.stages import FINETUNE_STRATEGIES, PRETRAIN_TARGETS, finetune, pretrain, regression_metrics, scratch
+from pel_torch.stages import FINETUNE_STRATEGIES, chain_targets, finetune, pretrain, regression_metrics, scratch
 
 log = logging.getLogger(__name__)
 SPLITS = ("random", "temporal")
@@ -48,13 +48,8 @@ def run_table2(cfg: DictConfig) -> list[Path]:
     unknown = sorted(set(strategies) - set(FINETUNE_STRATEGIES))
     if unknown:
         raise PelError(f"table2_strategies: unknown {', '.join(unknown)}; choose from {', '.join(FINETUNE_STRATEGIES)}")
-    chain = list(cfg.get("table2_chain") or [])
-    unknown = sorted(set(chain) - set(PRETRAIN_TARGETS))
-    if unknown:
-        raise PelError(f"table2_chain: unknown pretraining target {', '.join(unknown)}; choose from {', '.join(PRETRAIN_TARGETS)}")
-    if chain and not cfg.finetune.get("blend", False):
-        raise PelError("table2_chain needs finetune.blend=true: the chain is a head over the stacks; set finetune.blend=true or table2_chain=null")
-    pel = [f"P-EL ({strategy})" for strategy in strategies] + ([chain_name(cfg)] if chain else []) + ([ABLATION] if cfg.table2_ablation else [])
+    chain = chain_targets(cfg)  # a bad pretrain.chain fails before any run
+    pel = [f"P-EL ({strategy})" for strategy in strategies] + ([ABLATION] if cfg.table2_ablation else [])
     # With finetune.blend, each fine-tuned model is also scored without its EL head, as it was before blending.
     pel += [name + WITHOUT_HEAD for name in pel] if cfg.finetune.get("blend", False) else []
     models = pel + list(BASELINES)
@@ -72,15 +67,11 @@ def run_table2(cfg: DictConfig) -> list[Path]:
                     "mode": cfg.table2, "date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - started),
                     "command": f"python evaluate.py table2={cfg.table2} table2_seeds={len(seeds)} threads={cfg.threads}"
                                + ("" if cfg.table2_strategies is None else f" table2_strategies=[{','.join(strategies)}]")
-                               + (f" table2_chain=[{','.join(chain)}]" if chain else "")
+                               + f" pretrain.chain=[{','.join(chain)}]"
                                + ("" if cfg.table2_ablation else " table2_ablation=false")}
             (out / "table2.json").write_text(json.dumps({**results, "meta": meta}, indent=1))
             (out / "table2.md").write_text(format_table(results, meta))
     return [out / "table2.json", out / "table2.md"]
-
-
-def chain_name(cfg: DictConfig) -> str:
-    return f"P-EL chain ({' + '.join([cfg.pretrain.target, *cfg.table2_chain])})"
 
 
 def _run_config(cfg: DictConfig, split: str, seed: int) -> DictConfig:
@@ -113,8 +104,6 @@ def _one_run(cfg: DictConfig, strategies: list[str]) -> dict[str, dict[str, floa
     blend = {"blend_ckpt": str(el.checkpoint)}
     for strategy in strategies:
         run(f"P-EL ({strategy})", finetune, {"stage": "finetune", "finetune": {"strategy": strategy, **blend}, "ckpt_path": str(pretrained.checkpoint)})
-    if cfg.get("table2_chain"):
-        run(chain_name(cfg), finetune, chain_overrides(cfg, el.checkpoint, pretrained.checkpoint))
     if cfg.table2_ablation:
         # The same gradient fine-tuning (and head), started from the box-office stack: what pretraining
         # brings beyond what the fine-tuning itself brings.
@@ -130,21 +119,6 @@ def _one_run(cfg: DictConfig, strategies: list[str]) -> dict[str, dict[str, floa
     mlp = MLPRegressor(hidden_layer_sizes=(100,), early_stopping=True, max_iter=500, random_state=cfg.seed)
     scores["MLP"] = _scores(y[test], mlp.fit(prepared.features[train], y[train]).predict(prepared.features[test]), scale)
     return scores
-
-
-def chain_overrides(cfg: DictConfig, el: Path, pretrained: Path) -> dict:
-    """The overrides that fine-tune ``pretrained`` into a head over a chain of stacks pretrained on
-    ``table2_chain``'s targets, innermost EL: ``rating + (votes_year + EL)`` for ``[votes_year]``,
-    each weight chosen on the validation films: the README's five-command chain, per split and seed.
-
-    Its checkpoints go to ``chain/``, away from the run's own pretrain and finetune folders."""
-    folder = str(Path(cfg.checkpoints_dir, "chain"))
-    partner = el
-    for target in reversed(list(cfg.table2_chain)):
-        member = pretrain(OmegaConf.merge(cfg, {"stage": "pretrain", "checkpoints_dir": folder, "pretrain": {"target": target}}))
-        partner = finetune(OmegaConf.merge(cfg, {"stage": "finetune", "checkpoints_dir": folder, "pretrain": {"target": target},
-                                                 "ckpt_path": str(member.checkpoint), "finetune": {"blend_ckpt": str(partner)}})).checkpoint
-    return {"stage": "finetune", "checkpoints_dir": folder, "ckpt_path": str(pretrained), "finetune": {"blend_ckpt": str(partner)}}
 
 
 def _checkpoint_scores(cfg, checkpoint, val_r2: float) -> dict[str, float]:

@@ -35,37 +35,13 @@ def test_unknown_strategy_is_refused_before_any_run(tmp_path):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["table2_chain=[ratings]"], "table2_chain: unknown pretraining target ratings"),
-    (["table2_chain=[votes_year]", "finetune.blend=false"], "table2_chain needs finetune.blend=true"),
+    (["pretrain.chain=[ratings]"], "unknown pretraining target 'ratings'"),
+    (["pretrain.chain=[votes_year,votes_year]"], "repeats a target"),
+    (["pretrain.chain=[rating]"], "repeats a target"),
 ])
 def test_bad_chain_is_refused_before_any_run(tmp_path, overrides, message):
     with pytest.raises(PelError, match=message):
         run_table2(config(tmp_path, "table2=quick", *overrides, name="evaluate"))
-
-
-def test_chain_is_a_head_over_stacks_pretrained_on_each_target(tmp_path, monkeypatch):
-    """The chain's wiring, with the stages recorded instead of run: rating + (votes + (votes_year + EL))."""
-    from pel_torch import table2
-    from pel_torch.stages import StageResult
-
-    calls = []
-
-    def stage(name):
-        def run(cfg):
-            calls.append((name, cfg.pretrain.target, cfg.get("ckpt_path"), cfg.finetune.blend_ckpt))
-            return StageResult(name, tmp_path / f"{name}-{len(calls)}", {})
-        return run
-
-    monkeypatch.setattr(table2, "pretrain", stage("pretrain"))
-    monkeypatch.setattr(table2, "finetune", stage("finetune"))
-    cfg = config(tmp_path, "table2_chain=[votes,votes_year]", name="evaluate")
-    overrides = table2.chain_overrides(cfg, tmp_path / "el", tmp_path / "rating")
-    assert calls == [("pretrain", "votes_year", None, None),
-                     ("finetune", "votes_year", str(tmp_path / "pretrain-1"), str(tmp_path / "el")),
-                     ("pretrain", "votes", None, None),
-                     ("finetune", "votes", str(tmp_path / "pretrain-3"), str(tmp_path / "finetune-2"))]
-    assert overrides["ckpt_path"] == str(tmp_path / "rating") and overrides["finetune"]["blend_ckpt"] == str(tmp_path / "finetune-4")
-    assert overrides["checkpoints_dir"].endswith("chain") and table2.chain_name(cfg) == "P-EL chain (rating + votes + votes_year)"
 
 
 @pytest.mark.slow

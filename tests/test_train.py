@@ -81,7 +81,7 @@ def test_prior_feature_is_out_of_fold_for_the_pretraining_films(workdir):
 def test_blend_with_a_scratch_or_finetune_checkpoint_is_the_weighted_sum(workdir):
     tmp, _ = workdir
     el = scratch(config(tmp, "stage=scratch"))
-    result = finetune(config(tmp, "stage=finetune", "finetune.strategy=leaves", f"finetune.blend_ckpt={el.checkpoint}"))
+    result = finetune(config(tmp, "stage=finetune", "finetune.strategy=leaves", f"finetune.blend_ckpt={el.checkpoint}", "finetune.chain=false"))
     checkpoint = load_checkpoint(result.checkpoint)
     weight = checkpoint.spec["extra"]["blend_weight"]
     assert 0.0 <= weight <= 1.0 and checkpoint.spec["extra"]["blend_source"] == str(el.checkpoint)
@@ -97,7 +97,7 @@ def test_blend_with_a_scratch_or_finetune_checkpoint_is_the_weighted_sum(workdir
     torch.testing.assert_close(partner, load_checkpoint(el.checkpoint).model.double()(raw))
 
     # a chain: another fine-tuned stack blended with that whole head, saved and reloaded nested
-    chained = load_checkpoint(finetune(config(tmp, "stage=finetune", f"finetune.blend_ckpt={result.checkpoint}")).checkpoint)
+    chained = load_checkpoint(finetune(config(tmp, "stage=finetune", f"finetune.blend_ckpt={result.checkpoint}", "finetune.chain=false")).checkpoint)
     outer = chained.spec["extra"]["blend_weight"]
     model = chained.model.eval()
     assert model.partner.partner is not None
@@ -131,6 +131,43 @@ def test_out_of_fold_finetuning_trains_and_saves(workdir):
     result = finetune(config(tmp, "stage=finetune", "finetune.out_of_fold=true", "finetune.blend=false"))
     assert result.metrics["val/r2"] > 0.3
     assert load_checkpoint(result.checkpoint).spec["extra"]["config"]["finetune"]["out_of_fold"] is True
+
+
+def test_pretrain_saves_its_chain_and_finetune_heads_over_it(workdir):
+    """The default: rating + (votes_year + EL), the same model as fine-tuning the votes_year stack
+    onto EL by hand and the rating stack onto that (the five-command chain Table 2 measured)."""
+    tmp, pretrained = workdir
+    chain = load_checkpoint(pretrained.checkpoint).spec["extra"]["chain"]
+    assert [entry["target"] for entry in chain] == ["votes_year"] and 0.1 < pretrained.metrics["pretrain/votes_year/oof_r2"] < 0.9
+    member_path = pretrained.checkpoint.parent / chain[0]["checkpoint"]
+    assert member_path.parent == tmp / "pretrain" / "chain" / "votes_year"
+    assert load_checkpoint(member_path).spec["target"]["name"] == "votes_year"
+
+    el = scratch(config(tmp, "stage=scratch"))
+    result = finetune(config(tmp, "stage=finetune", f"finetune.blend_ckpt={el.checkpoint}", f"ckpt_path={pretrained.checkpoint}"))
+    checkpoint = load_checkpoint(result.checkpoint)
+    heads = checkpoint.spec["extra"]["chain"]
+    assert [h["target"] for h in heads] == ["votes_year"] and heads[0]["pretrain_checkpoint"] == str(member_path)
+    by_hand = load_checkpoint(finetune(config(tmp, "stage=finetune", f"ckpt_path={member_path}",
+                                              f"finetune.blend_ckpt={el.checkpoint}", f"checkpoints_dir={tmp}/by_hand")).checkpoint)
+    assert by_hand.spec["extra"]["blend_weight"] == heads[0]["blend_weight"]
+    raw = torch.from_numpy(checkpoint.featurizer.transform_raw(load_films("wikidata")[0].iloc[:50]))
+    model = checkpoint.model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model.partner(raw), by_hand.model.double().eval()(raw))
+        torch.testing.assert_close(model.partner.partner(raw), load_checkpoint(el.checkpoint).model.double()(raw))
+
+
+def test_finetune_refuses_a_chain_with_a_missing_member(workdir, tmp_path):
+    tmp, pretrained = workdir
+    alone = tmp_path / "pretrain" / pretrained.checkpoint.name
+    alone.parent.mkdir()
+    alone.write_bytes(pretrained.checkpoint.read_bytes())
+    with pytest.raises(CheckpointError, match=r"chain member 'votes_year' .* is missing; pretrain again .* or set finetune.chain=false"):
+        finetune(config(tmp, "stage=finetune", f"ckpt_path={alone}"))
+    # without the chain it fine-tunes the main stack onto EL alone
+    result = finetune(config(tmp, "stage=finetune", f"ckpt_path={alone}", "finetune.chain=false", f"checkpoints_dir={tmp_path}"))
+    assert "chain" not in load_checkpoint(result.checkpoint).spec["extra"]
 
 
 def test_blend_refuses_a_pretrain_checkpoint(workdir):
@@ -184,7 +221,8 @@ def test_scratch_and_batch_prediction(workdir, tmp_path):
     (["stage=finetune", "features.smoothing=3"], CheckpointError, r"features differ .*features.smoothing"),
     (["stage=finetune", "finetune.strategy=magic"], PelError, "unknown finetune.strategy 'magic'"),
     (["stage=finetune", "ckpt_path=/nonexistent.safetensors"], CheckpointError, "checkpoint not found"),
-    (["stage=pretrain", "pretrain.target=revenue"], PelError, "unknown pretrain.target 'revenue'"),
+    (["stage=pretrain", "pretrain.target=revenue"], PelError, "unknown pretraining target 'revenue' in pretrain.target"),
+    (["stage=pretrain", "pretrain.chain=[votes,votes]"], PelError, r"pretrain.chain=\['votes', 'votes'\] repeats a target"),
     (["stage=finetune", "finetune.soft_splits.learners=[ridge]"], PelError, "ridge not in the stack's last layer"),
     (["stage=finetune", "finetune.soft_splits.learners=[catboost]", "finetune.strategy=refit"], PelError, "needs finetune.strategy=leaves"),
     (["stage=finetune", "finetune.soft_splits.learners=[catboost]", "finetune.soft_splits.temperature=0"], PelError, "temperature must be > 0"),
@@ -215,7 +253,7 @@ def test_entry_points_fail_with_one_line(script, args, message):
 
 def test_finetune_with_ddp_on_two_cpu_processes(workdir):
     tmp, pretrained = workdir
-    result = finetune(config(tmp, "stage=finetune", "finetune.strategy=leaves", "finetune.max_epochs=2", "trainer=ddp"))
+    result = finetune(config(tmp, "stage=finetune", "finetune.strategy=leaves", "finetune.max_epochs=2", "trainer=ddp", "finetune.chain=false"))
     checkpoint = load_checkpoint(result.checkpoint)
     assert checkpoint.spec["extra"]["config"]["trainer"]["strategy"] == "ddp_spawn"
     assert checkpoint.spec["extra"]["config"]["trainer"]["devices"] == 2

@@ -120,7 +120,7 @@ def finetune(cfg: DictConfig) -> StageResult:
     scale, y = _box_office_target(prepared)
     blend = cfg.finetune.get("blend", False)
     # Every checkpoint is loaded and checked before any fine-tuning, so a bad one fails in seconds.
-    members = chain_members(cfg, checkpoint) if blend else []
+    members = chain_members(cfg, checkpoint)
     partner, source = _box_office_partner(cfg, prepared, y) if blend else (None, None)
     heads = []
     for member in reversed(members):
@@ -150,11 +150,11 @@ def _fine_tuned(cfg, checkpoint: Checkpoint, prepared: Prepared, y: np.ndarray, 
 
 def chain_members(cfg, checkpoint: Checkpoint) -> list[Checkpoint]:
     """The pretrain checkpoints ``checkpoint`` names as its chain (``pretrain.chain``), checked to
-    share its films, split and featurizer; none when ``finetune.chain=false``."""
+    share its films, split and featurizer; none without a head (``finetune.blend`` and ``finetune.chain``)."""
     chain = checkpoint.spec.get("extra", {}).get("chain", [])
-    if not cfg.finetune.get("chain", True):
+    if not (cfg.finetune.get("blend", False) and cfg.finetune.get("chain", True)):
         if chain:
-            log.info("finetune.chain=false: the head leaves out the chain members of %s", checkpoint.path)
+            log.info("finetune.blend=false or finetune.chain=false: the chain members of %s stay out", checkpoint.path)
         return []
     members = []
     for entry in chain:

@@ -28,8 +28,9 @@ def main(cfg: DictConfig) -> None:
     if cfg.stage not in STAGES:
         raise PelError(f"unknown stage '{cfg.stage}'; choose one of: prepare, {', '.join(STAGES)}")
     result = STAGES[cfg.stage](cfg)
+    width = max(map(len, result.metrics), default=0) + 1
     for name, value in sorted(result.metrics.items()):
-        print(f"{name:<22} {value:.4f}")
+        print(f"{name:<{width}}{value:.4f}")
     print(f"checkpoint: {result.checkpoint}")
 
 

@@ -130,7 +130,7 @@ def finetune(cfg: DictConfig) -> StageResult:
     model, weight = _fine_tuned(cfg, checkpoint, prepared, y, partner)
     extra = {"strategy": strategy, "pretrain_checkpoint": str(checkpoint.path)}
     if blend:
-        log.info("blend: weight %.2f on the %s (%s), chosen on validation", weight,
+        log.info("blend: weight %.2f on the %s (innermost: %s), chosen on validation", weight,
                  "chain beneath" if heads else "box-office-only stack", source)
         extra.update({"blend_weight": weight, "blend_source": source, **({"chain": heads} if heads else {})})
     return _validate_and_save(cfg, "finetune", model, prepared, y, scale, extra=extra)

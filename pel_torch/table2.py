@@ -1,9 +1,10 @@
 """The paper's Table 2 on our data: P-EL, EL and single learners, random and temporal splits, several seeds.
 
 Each (split, seed) pretrains (the main stack and its ``pretrain.chain``), fine-tunes and trains
-from scratch anew; single learners are fitted once on the box-office training films. Scores are on the test films: R2 / MSE / MAE of the
-standardised log1p revenue, and MAE in log dollars. Written to ``reports/table2.json`` (per-seed
-lists) and ``reports/table2.md`` (mean ± std, P-EL minus EL paired by seed, the paper's numbers).
+from scratch anew; single learners are fitted once on the box-office training films. Scores are
+on the test films: R2 / MSE / MAE of the standardised log1p revenue, and MAE in log dollars.
+Written to ``reports/table2.json`` (per-seed lists) and ``reports/table2.md`` (mean ± std, P-EL
+minus EL paired by seed, the paper's numbers).
 """
 
 import copy

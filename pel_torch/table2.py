@@ -50,6 +50,10 @@ def run_table2(cfg: DictConfig) -> list[Path]:
     if unknown:
         raise PelError(f"table2_strategies: unknown {', '.join(unknown)}; choose from {', '.join(FINETUNE_STRATEGIES)}")
     chain = chain_targets(cfg)  # a bad pretrain.chain fails before any run
+    if chain and not cfg.finetune.get("blend", False):
+        log.info("table2: finetune.blend=false builds no head, so pretrain.chain=%s is not pretrained", chain)
+        cfg, chain = copy.deepcopy(cfg), []
+        cfg.pretrain.chain = []
     pel = [f"P-EL ({strategy})" for strategy in strategies] + ([ABLATION] if cfg.table2_ablation else [])
     # With finetune.blend, each fine-tuned model is also scored without its EL head, as it was before blending.
     pel += [name + WITHOUT_HEAD for name in pel] if cfg.finetune.get("blend", False) else []

@@ -44,6 +44,16 @@ def test_bad_chain_is_refused_before_any_run(tmp_path, overrides, message):
         run_table2(config(tmp_path, "table2=quick", *overrides, name="evaluate"))
 
 
+def test_without_a_head_no_chain_member_is_pretrained(tmp_path, monkeypatch):
+    from pel_torch import table2
+
+    seen = []
+    monkeypatch.setattr(table2, "_one_run", lambda cfg, strategies: seen.append(list(cfg.pretrain.chain)) or {})
+    run_table2(config(tmp_path, "table2=quick", "finetune.blend=false", f"reports_dir={tmp_path}/r", name="evaluate"))
+    run_table2(config(tmp_path, "table2=quick", f"reports_dir={tmp_path}/r", name="evaluate"))
+    assert seen == [[], [], ["votes_year"], ["votes_year"]]   # both splits, one seed each
+
+
 @pytest.mark.slow
 def test_quick_table2_writes_every_model_for_both_splits(tmp_path):
     cfg = config(tmp_path, "table2=quick", f"reports_dir={tmp_path}/reports", name="evaluate")

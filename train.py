@@ -1,33 +1,38 @@
-"""Train P-EL.
+"""Train a task's models (box office by default).
 
-    python train.py stage=pretrain      # fit the stack on ratings, save checkpoints/pretrain/*.safetensors
-    python train.py stage=finetune      # reload the newest pretrain checkpoint, adapt it to box office
-    python train.py stage=scratch       # the same stack on box office only (the paper's EL baseline)
-    python train.py stage=prepare       # load, split and featurize only
+    python train.py stage=pretrain      # fit a stack per pretraining target, save checkpoints/pretrain/*.safetensors
+    python train.py stage=finetune      # reload the newest pretrain checkpoint, adapt it to the task's target
+    python train.py stage=scratch       # the same stack on the task's target only (the paper's EL baseline)
+    python train.py stage=prepare       # load, split and build inputs only
+    python train.py task=box_office ... # the task (pel_torch/configs/task/)
 """
+
+import sys
 
 import hydra
 from omegaconf import DictConfig
 
-from pel_torch.cli import exits_cleanly
+from pel_torch.cli import check_task_choice, exits_cleanly
 from pel_torch.errors import PelError
-from pel_torch.pipeline import prepare
-from pel_torch.stages import finetune, pretrain, scratch
+from pel_torch.pipeline import make_task
 
-STAGES = {"pretrain": pretrain, "finetune": finetune, "scratch": scratch}
+STAGES = ("pretrain", "finetune", "scratch")
 
 
-@hydra.main(config_path="configs", config_name="train", version_base="1.3")
+@hydra.main(config_path="pel_torch/configs", config_name="train", version_base="1.3")
 @exits_cleanly
 def main(cfg: DictConfig) -> None:
     if cfg.stage == "prepare":
-        prepared = prepare(cfg)
+        task = make_task(cfg)
+        prepared = task.prepare(cfg)
         print(prepared.split.describe())
-        print(f"features: {prepared.features.shape[1]} columns for {prepared.features.shape[0]:,} films")
+        print(f"inputs: {prepared.features.shape[1]} columns for {prepared.features.shape[0]:,} rows")
         return
     if cfg.stage not in STAGES:
         raise PelError(f"unknown stage '{cfg.stage}'; choose one of: prepare, {', '.join(STAGES)}")
-    result = STAGES[cfg.stage](cfg)
+    from pel_torch import stages
+
+    result = getattr(stages, cfg.stage)(cfg)
     width = max(map(len, result.metrics), default=0) + 1
     for name, value in sorted(result.metrics.items()):
         print(f"{name:<{width}}{value:.4f}")
@@ -35,4 +40,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    check_task_choice(sys.argv)
     main()

@@ -7,36 +7,35 @@ import time
 from contextlib import contextmanager
 
 import numpy as np
-import psutil
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from pathlib import Path
 
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.evaluation import checkpoint_config
-from pel_torch.features import target_values
 from pel_torch.features.targets import TargetScale
 from pel_torch.inference import predict_batches, select_kernels
-from pel_torch.pipeline import build_stack, prepare
+from pel_torch.pipeline import build_stack, make_task
+from pel_torch.stack.blend import Blend
+from pel_torch.tasks.box_office import BoxOfficeTask
+from pel_torch.tasks.box_office.targets import target_values
 
-CONFIGS = str(Path(__file__).resolve().parents[1] / "configs")
 QUICK = ["++stack.learners.catboost.iterations=60", "++stack.learners.random_forest.n_estimators=30",
          "++stack.learners.lightgbm.n_estimators=60", "++stack.learners.xgboost.n_estimators=60",
          "++stack.learners.neural_net.max_epochs=5"]
 
 
 def config(overrides: list[str]):
-    with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
+    with initialize_config_module(config_module="pel_torch.configs", version_base="1.3"):
         return compose("train", overrides=overrides)
 
 
 def rating_table(cfg):
     """The pretraining rows (rated films allowed by the split) with their rating target, and all films' raw features."""
-    prepared = prepare(cfg)
+    prepared = make_task(cfg).prepare(cfg)
     rows = prepared.split.pretrain
-    y = target_values(prepared.films, "rating")[rows]
+    y = target_values(prepared.table, "rating")[rows]
     rows, y = rows[~np.isnan(y)], y[~np.isnan(y)]
-    raw_all = prepared.featurizer.transform_raw(prepared.films)
-    return prepared, rows, y, raw_all
+    return prepared, rows, y, prepared.raw
 
 
 def fit_default_stack(cfg, X, y, progress=True):
@@ -84,38 +83,31 @@ def write_report(path, script: str, started: float, **payload) -> None:
     Path(path).write_text(json.dumps({"meta": meta, **payload}, indent=1))
 
 
-def table2_members(folder: Path) -> dict[str, Path]:
-    """The folder's P-EL, EL and ablation checkpoints, told apart by what each was fine-tuned from."""
-    found = sorted((folder / "scratch").glob("*.safetensors"))
-    if not found:
-        raise SystemExit(f"{folder}: no scratch checkpoint; point --checkpoints at an evaluate.py table2=full run's checkpoints_dir/table2")
-    scratch = found[-1]
-    members = {"EL": scratch}
-    for path in sorted((folder / "finetune").glob("*.safetensors")):
-        source = load_checkpoint(path).spec["extra"]["pretrain_checkpoint"]
-        members["EL + leaves fine-tuning" if "/scratch/" in source else "P-EL"] = path
-    return members
-
-
-def split_predictions(cfg, path: Path, own_only: bool = False, prepared=None) -> dict:
+def split_predictions(cfg, path: Path, members: bool = False, prepared=None) -> dict:
     """``{"val": (y, prediction), "test": (y, prediction)}`` of a box-office checkpoint on its own split;
-    ``own_only``: without its selection-head partner (P-EL's fine-tuned stack alone); ``prepared``:
-    the split's films, already loaded (the checkpoint's own featurizer still makes the features)."""
-    checkpoint = load_checkpoint(path)
+    ``members``: each member's prediction ``(n, n_members)`` instead of the head's; ``prepared``: the
+    split's films, already loaded (the checkpoint's own featurizer still makes the features)."""
+    task = BoxOfficeTask()
+    checkpoint = load_checkpoint(path, task)
     if prepared is None:
-        prepared = prepare(checkpoint_config(cfg, checkpoint), featurizer=checkpoint.featurizer)
-    raw = checkpoint.featurizer.transform_raw(prepared.films)
-    y = TargetScale.from_dict(checkpoint.spec["target"]).encode(prepared.films)
-    if own_only:
-        checkpoint.model.set_partner(None, 0.0)
+        prepared = task.prepare(checkpoint_config(cfg, checkpoint), inputs=checkpoint.inputs)
+    raw = checkpoint.inputs.transform_raw(prepared.table)
+    y = TargetScale.from_dict(checkpoint.spec["target"]).encode(task.target_values(prepared.table, "revenue"))
     model, _ = select_kernels(checkpoint.model, "auto")
-    return {part: (y[rows], predict_batches(model, raw[rows]))
-            for part, rows in (("val", prepared.split.val), ("test", prepared.split.test))}
+    heads = [Blend([member], [name]) for name, member in zip(model.names, model.members)] if members else [model]
+
+    def predictions(rows):
+        out = np.column_stack([predict_batches(head, raw[rows]) for head in heads])
+        return out if members else out[:, 0]
+
+    return {part: (y[rows], predictions(rows)) for part, rows in (("val", prepared.split.val), ("test", prepared.split.test))}
 
 
 @contextmanager
 def peak_memory():
     """Yields a dict whose ``mib`` is the peak resident-memory growth (MiB) inside the block, sampled every 2 ms."""
+    import psutil  # the bench extra: pip install -e ".[bench]"
+
     process = psutil.Process()
     baseline = process.memory_info().rss
     result, done = {"mib": 0.0}, threading.Event()

@@ -29,21 +29,22 @@ def export(out: Path, seeds: int, threads: int) -> None:
     from omegaconf import OmegaConf
 
     from common import config
-    from pel_torch.features.targets import TargetScale
-    from pel_torch.pipeline import prepare
+    from pel_torch.pipeline import make_task
+    from pel_torch.stages import main_target
 
     import pandas as pd
 
     for split in ("temporal", "random"):
         for seed in range(seeds):
             cfg = config([f"split={split}", f"seed={seed}", f"threads={threads}"])
-            prepared = prepare(cfg)
-            y = TargetScale.fit(prepared.films, "revenue", prepared.split.train).encode(prepared.films)
+            task = make_task(cfg)
+            prepared = task.prepare(cfg)
+            _, y = main_target(task, prepared)
             folder = out / f"{split}-seed{seed}"
             folder.mkdir(parents=True, exist_ok=True)
             for part in ("train", "val", "test"):
                 rows = getattr(prepared.split, part)
-                frame = pd.DataFrame(prepared.features[rows], columns=prepared.featurizer.feature_names_)
+                frame = pd.DataFrame(prepared.features[rows], columns=prepared.inputs.feature_names_)
                 frame["target"] = y[rows]
                 frame.to_parquet(folder / f"{part}.parquet", index=False)
             (folder / "config.json").write_text(json.dumps(OmegaConf.to_container(cfg.split, resolve=True)))

@@ -23,9 +23,9 @@ import torch
 from common import config
 from pel_torch.compile import to_torch
 from pel_torch.compile.parse_catboost import parse_catboost
-from pel_torch.features import target_values
 from pel_torch.learners import make_learner
-from pel_torch.pipeline import prepare
+from pel_torch.pipeline import make_task
+from pel_torch.tasks.box_office.targets import target_values
 
 
 def median_seconds(function, repeats=5) -> float:
@@ -60,9 +60,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    prepared = prepare(config([f"threads={args.threads}"]))
+    cfg = config([f"threads={args.threads}"])
+    prepared = make_task(cfg).prepare(cfg)
     train = prepared.split.train
-    X_train, y = prepared.features[train], target_values(prepared.films, "revenue")[train]
+    X_train, y = prepared.features[train], target_values(prepared.table, "revenue")[train]
     X = prepared.features[np.random.default_rng(0).integers(0, len(prepared.features), args.rows)]
     rows = []
     for name in ("random_forest", "extra_trees", "lightgbm", "xgboost", "catboost"):

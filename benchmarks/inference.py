@@ -105,8 +105,8 @@ def main() -> None:
     cfg = config([f"threads={args.threads}"] + (QUICK if args.quick else []))
     prepared, rows, y, raw_all = rating_table(cfg)
     ensemble, _ = fit_default_stack(cfg, prepared.features[rows], y, progress=not args.json)
-    stack = compile_stack(ensemble, prepared.featurizer.mean_, prepared.featurizer.std_)
-    featurizer = prepared.featurizer
+    stack = compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_)
+    featurizer = prepared.inputs
     modules = {kind: select_kernels(copy.deepcopy(stack), kind)[0] for kind in ("cpp", "torch")}
     compile_seconds = None
     if args.compile:

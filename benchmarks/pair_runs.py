@@ -1,6 +1,6 @@
 """Pair a model of one Table 2-shaped run with a model of another, seed by seed.
 
-    python benchmarks/pair_runs.py docs/table2_final.json "P-EL (leaves)" docs/autogluon.json AutoGluon
+    python benchmarks/pair_runs.py docs/table2.json "P-EL (leaves)" docs/autogluon.json AutoGluon
 
 Both files are shaped like ``reports/table2.json`` (``{split: {model: {"r2": [per seed], ...}}}``):
 ``evaluate.py table2=full`` and ``compare_autogluon.py fit`` write them. Seed k of one run is seed

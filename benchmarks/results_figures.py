@@ -23,7 +23,7 @@ from pel_torch.checkpoint import load_checkpoint
 from pel_torch.evaluation import checkpoint_config
 from pel_torch.features.targets import TargetScale
 from pel_torch.inference import predict_batches
-from pel_torch.pipeline import prepare
+from pel_torch.tasks.box_office import BoxOfficeTask
 
 BASELINE = "EL"
 
@@ -69,11 +69,12 @@ def paired_figure(report: dict, out: Path) -> None:
 
 
 def predicted_vs_actual(split: str, path: str, out: Path) -> None:
-    checkpoint = load_checkpoint(path)
-    prepared = prepare(checkpoint_config(OmegaConf.create({"threads": 2}), checkpoint), featurizer=checkpoint.featurizer)
+    task = BoxOfficeTask()
+    checkpoint = load_checkpoint(path, task)
+    prepared = task.prepare(checkpoint_config(OmegaConf.create({"threads": 2}), checkpoint), inputs=checkpoint.inputs)
     scale = TargetScale.from_dict(checkpoint.spec["target"])
     test = prepared.split.test
-    actual = scale.encode(prepared.films)[test] * scale.std + scale.mean
+    actual = scale.encode(task.target_values(prepared.table, "revenue"))[test] * scale.std + scale.mean
     predicted = predict_batches(checkpoint.model, prepared.raw[test]) * scale.std + scale.mean
     r2 = 1 - ((actual - predicted) ** 2).sum() / ((actual - actual.mean()) ** 2).sum()
     figure, axis = plt.subplots(figsize=(4.8, 4.8))

@@ -1,8 +1,9 @@
 """Checkpoints: tensors in one safetensors file, with a JSON spec in its metadata. No pickle anywhere.
 
-The spec holds the format version, package and library versions, feature names, the stack's
-layout, the fitted featurizer's state, the stage and target. A SHA-256 of the tensors catches
-corruption that still parses; a truncated file fails to parse. Either way the user gets one line.
+The spec holds the format version, package and library versions, the task, the input names, the
+model's layout, the fitted input builder's state (stored and rebuilt through the task), the
+stage and target. A SHA-256 of the tensors catches corruption that still parses; a truncated
+file fails to parse. Either way the user gets one line.
 """
 
 import hashlib
@@ -13,56 +14,51 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from pel_torch import __version__
 from pel_torch.atomic import atomic_output
 from pel_torch.errors import PelError
-from pel_torch.features import FilmFeaturizer
-from pel_torch.stack.build import build_forecaster, forecaster_spec
-from pel_torch.stack.forecaster import Forecaster
+from pel_torch.stack.blend import Blend
+from pel_torch.stack.build import blend_spec, build_blend
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: tasks, and a flat selection head over member stacks
 LIBRARIES = ("torch", "numpy", "pandas", "scikit-learn", "lightgbm", "xgboost", "catboost")
 
 
 class CheckpointError(PelError):
-    """A checkpoint that cannot be used: missing, corrupted, from the future, or for other features."""
+    """A checkpoint that cannot be used: missing, corrupted, from the future, or for another task or other inputs."""
 
 
 @dataclass
 class Checkpoint:
-    model: Forecaster
-    featurizer: FilmFeaturizer
+    model: Blend
+    inputs: object   # the task's fitted input builder (``pel_torch.tasks.base.InputBuilder``)
     spec: dict
     path: Path
-
-    @property
-    def stack(self):
-        return self.model.stack
 
     @property
     def feature_names(self) -> list[str]:
         return self.spec["feature_names"]
 
 
-def save_checkpoint(path: str | Path, model: Forecaster, featurizer: FilmFeaturizer, *, stage: str, target: dict,
+def save_checkpoint(path: str | Path, model: Blend, inputs, *, task: str, stage: str, target: dict,
                     extra: dict | None = None) -> Path:
-    """Write ``model`` and ``featurizer`` atomically to ``path`` (a ``.safetensors`` file).
+    """Write ``model`` and the fitted ``inputs`` builder of task ``task`` atomically to ``path`` (``.safetensors``).
 
-    ``target`` describes what the model predicts: ``{"name", "log", "mean", "std"}`` of the standardised target.
+    ``target`` describes what ``model`` predicts: ``{"name", "log", "mean", "std"}`` of the standardised target.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays, featurizer_spec = featurizer.state()
+    arrays, inputs_spec = inputs.state()
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tensors.update({f"featurizer.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()})
+    tensors.update({f"inputs.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()})
     spec = {
         "format_version": FORMAT_VERSION, "package": "pel_torch", "package_version": __version__,
         "library_versions": {name: _version(name) for name in LIBRARIES},
-        "stage": stage, "target": target, "feature_names": featurizer.feature_names_,
-        "model": forecaster_spec(model), "featurizer": featurizer_spec, "extra": extra or {},
+        "task": task, "stage": stage, "target": target, "feature_names": list(inputs.feature_names_),
+        "model": blend_spec(model), "inputs": inputs_spec, "extra": extra or {},
         "checksum": _checksum(tensors),
     }
     with atomic_output(path) as temporary:
@@ -70,34 +66,49 @@ def save_checkpoint(path: str | Path, model: Forecaster, featurizer: FilmFeaturi
     return path
 
 
-def load_checkpoint(path: str | Path, *, feature_names: list[str] | None = None, device: str = "cpu") -> Checkpoint:
-    """Read a checkpoint; with ``feature_names``, refuse one made for other features."""
+def load_checkpoint(path: str | Path, task, *, feature_names: list[str] | None = None, device: str = "cpu") -> Checkpoint:
+    """Read a checkpoint of ``task`` (a ``Task``; its ``load_inputs`` rebuilds the input builder);
+    with ``feature_names``, refuse one made for other inputs."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found; train one first (python train.py stage=...) or fix ckpt_path")
     spec, tensors = _read(path)
-    if spec.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: written in checkpoint format {spec['format_version']} by pel_torch "
+    found = spec.get("format_version", 0)
+    if found > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: written in checkpoint format {found} by pel_torch "
                               f"{spec.get('package_version')}; this pel_torch {__version__} reads format {FORMAT_VERSION}: upgrade pel_torch")
+    if found < FORMAT_VERSION:
+        raise CheckpointError(f"{path}: written in checkpoint format {found}, before pel_torch had tasks and one flat head; "
+                              "retrain it (python train.py stage=...)")
+    if spec["task"] != task.name:
+        raise CheckpointError(f"{path}: a checkpoint of task '{spec['task']}', not '{task.name}'; "
+                              f"run with task={spec['task']} or give a {task.name} checkpoint")
     if _checksum(tensors) != spec.get("checksum"):
         raise CheckpointError(f"{path}: checkpoint is corrupted (tensor checksum mismatch); restore it or retrain")
     if feature_names is not None and list(feature_names) != spec["feature_names"]:
         raise CheckpointError(f"{path}: made for other features ({_feature_difference(spec['feature_names'], feature_names)}); "
                               "use the checkpoint's own featurizer settings or retrain")
-    model = build_forecaster(spec["model"])
     model_tensors = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
-    model = model.to(model_tensors["stack.head.weights"].dtype)
+    model = build_blend(spec["model"]).to(model_tensors["head.weights"].dtype)
     model.load_state_dict(model_tensors, strict=True)
-    arrays = {k.removeprefix("featurizer."): v.numpy() for k, v in tensors.items() if k.startswith("featurizer.")}
-    featurizer = FilmFeaturizer.from_state(arrays, spec["featurizer"])
-    return Checkpoint(model.to(device).eval(), featurizer, spec, path)
+    arrays = {k.removeprefix("inputs."): v.numpy() for k, v in tensors.items() if k.startswith("inputs.")}
+    return Checkpoint(model.to(device).eval(), task.load_inputs(arrays, spec["inputs"]), spec, path)
+
+
+def resolve_checkpoint(cfg, stage: str) -> Path:
+    """``cfg.ckpt_path``, or the newest checkpoint of ``stage`` under ``cfg.checkpoints_dir``."""
+    if cfg.ckpt_path:
+        return Path(cfg.ckpt_path)
+    candidates = sorted(Path(cfg.checkpoints_dir, stage).glob("*.safetensors"), key=lambda p: p.stat().st_mtime)
+    if not candidates:
+        raise CheckpointError(f"no {stage} checkpoint under {Path(cfg.checkpoints_dir, stage)}; "
+                              f"run python train.py stage={stage} first or pass ckpt_path=")
+    return candidates[-1]
 
 
 def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
     try:
         tensors = load_file(path)
-        from safetensors import safe_open
-
         with safe_open(path, framework="pt") as file:
             metadata = file.metadata() or {}
         spec = json.loads(metadata["spec"])
@@ -111,7 +122,8 @@ def _checksum(tensors: dict[str, torch.Tensor]) -> str:
     digest = hashlib.sha256()
     for name in sorted(tensors):
         digest.update(name.encode())
-        digest.update(tensors[name].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        # The bytes through numpy: an empty tensor (a feature group a table lacks) has no byte view in torch.
+        digest.update(tensors[name].detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
 
 

@@ -1,11 +1,12 @@
-"""A fitted forecaster as a standalone ``torch.export`` program: it runs with torch alone.
+"""A fitted model as a standalone ``torch.export`` program: it runs with torch alone.
 
-The program maps raw features ``(batch, n_features)`` float64, in the checkpoint's
-``feature_names``, to the standardised log1p revenue ``(batch,)``; the target scale is stored
-beside it so a user without pel_torch can turn that into dollars. Featurizing a film table
-still needs pel_torch (``FilmFeaturizer.transform_raw``).
+The program maps raw inputs ``(batch, n_inputs)`` float64, in the checkpoint's ``feature_names``,
+to the standardised target ``(batch,)`` (box office: log1p revenue); the target scale is stored
+beside it so a user without pel_torch can turn that into the target's units. Building the inputs
+from a table still needs pel_torch (the task's input builder).
 """
 
+import copy
 import json
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import torch
 
 from pel_torch.atomic import atomic_output, check_new_output
 from pel_torch.checkpoint import Checkpoint
+from pel_torch.compile.kernels import TORCH
 from pel_torch.errors import PelError
+from pel_torch.inference import set_kernel
 
 
 def export_checkpoint(checkpoint: Checkpoint, output: str | Path, *, overwrite: bool = False) -> Path:
@@ -22,12 +25,12 @@ def export_checkpoint(checkpoint: Checkpoint, output: str | Path, *, overwrite: 
     if output.suffix != ".pt2":
         raise PelError(f"{output}: an exported program is written as .pt2; use a .pt2 output path")
     check_new_output(output, overwrite=overwrite)
-    model = checkpoint.model.cpu().eval()
-    n_features = len(checkpoint.featurizer.feature_names_)
-    example = torch.zeros(4, n_features, dtype=torch.float64)
+    # Tracing must see plain torch ops, not the C++ kernels a caller may have switched on.
+    model = set_kernel(copy.deepcopy(checkpoint.model).cpu().eval(), TORCH)
+    example = torch.zeros(4, len(checkpoint.feature_names), dtype=torch.float64)
     with torch.no_grad():
         program = torch.export.export(model, (example,), dynamic_shapes=({0: torch.export.Dim("batch")},))
-    extra = {"meta.json": json.dumps({"feature_names": checkpoint.featurizer.feature_names_,
+    extra = {"meta.json": json.dumps({"feature_names": checkpoint.feature_names, "task": checkpoint.spec["task"],
                                       "target": checkpoint.spec["target"], "stage": checkpoint.spec["stage"],
                                       "source_checkpoint": str(checkpoint.path)})}
     with atomic_output(output) as temporary, open(temporary, "wb") as file:

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from pel_torch.compile.cpu_kernels import tree_kernels
-from pel_torch.compile.tree_modules import ObliviousEnsemble, PerfectTreeEnsemble
+from pel_torch.compile.kernels import COMPILED, CPP, TORCH, Kernel
+from pel_torch.compile.tree_modules import ObliviousEnsemble, PerfectTreeEnsemble, TreeEnsemble
 from pel_torch.errors import PelError
 
 log = logging.getLogger(__name__)
@@ -22,44 +23,37 @@ EAGER_BATCH_SIZE = 1024
 LARGE_BATCH_SIZE = 8192
 
 
-def compile_trees(module: nn.Module) -> nn.Module:
-    """``torch.compile`` every tree kernel inside ``module``, in place, and return it.
-
-    Inductor fuses each kernel's gathers and comparisons into one C++ loop on CPU (a C++ compiler
-    is needed) or a Triton kernel on GPU. Kernels are compiled one by one: a whole-stack graph took
-    minutes and crashed GCC 12. Shapes are static, so callers must keep the batch size fixed
-    (``predict_batches`` pads the last batch); each new shape costs a recompile.
-    """
+def set_kernel(module: nn.Module, kernel: Kernel) -> nn.Module:
+    """Every tree module inside ``module`` traverses with ``kernel``, in place; returns ``module``."""
     for child in _tree_modules(module):
-        child.compile(dynamic=False)
-        child.compiled = True
+        child.kernel = kernel
     return module
 
 
-def use_cpp_kernels(module: nn.Module, enabled: bool = True) -> nn.Module:
-    """Traverse every tree kernel inside ``module`` with the C++ kernels of ``tree_kernels.cpp`` on
-    CPU inputs, in place; returns ``module``. Builds them on first use (``PelError`` if it cannot).
+def compile_trees(module: nn.Module) -> nn.Module:
+    """``torch.compile`` every tree module inside ``module``, in place, and return it.
 
-    Predictions equal the torch kernels' (XGBoost bit for bit; float64 leaf sums to ~1e-15, summed
-    tree after tree as the libraries do), and leaf values keep their gradients: only the traversal
-    moves to C++. GPU inputs, ``torch.compile`` and ``torch.export`` still trace the torch kernels.
+    Inductor fuses each kernel's gathers and comparisons into one C++ loop on CPU (a C++ compiler
+    is needed) or a Triton kernel on GPU. Modules are compiled one by one: a whole-stack graph took
+    minutes and crashed GCC 12. Shapes are static, so callers must keep the batch size fixed
+    (``predict_batches`` pads the last batch); each new shape costs a recompile.
     """
-    if enabled:
-        tree_kernels()
-    for child in _tree_modules(module):
-        child.cpp_kernel = enabled
-        child._n_inputs_read = None  # recomputed from the nodes as they are now
+    for child in _tree_modules(set_kernel(module, COMPILED)):
+        child.compile(dynamic=False)
     return module
 
 
 def _tree_modules(module: nn.Module) -> list[nn.Module]:
-    return [child for child in module.modules() if isinstance(child, (PerfectTreeEnsemble, ObliviousEnsemble))]
+    return [child for child in module.modules() if isinstance(child, (TreeEnsemble, PerfectTreeEnsemble, ObliviousEnsemble))]
 
 
 def select_kernels(module: nn.Module, kernels: str = "auto", device: str | torch.device = "cpu") -> tuple[nn.Module, str]:
     """``module`` moved to ``device`` with its tree kernels chosen, in place, and the kind in use:
     ``cpp`` (C++ traversal, CPU only), ``torch`` (plain torch ops, any device) or ``compiled``
-    (``torch.compile``). ``auto`` is ``cpp`` on CPU when the kernels build, else ``torch``."""
+    (``torch.compile``). ``auto`` is ``cpp`` on CPU when the kernels build, else ``torch``.
+
+    The C++ kernels serve fine-tuning too (leaf gradients are those of the torch kernels).
+    """
     if kernels not in KERNELS:
         raise PelError(f"kernels={kernels}: choose one of {', '.join(KERNELS)}")
     on_cpu = torch.device(device).type == "cpu"
@@ -69,19 +63,27 @@ def select_kernels(module: nn.Module, kernels: str = "auto", device: str | torch
     if kernels == "compiled":
         return compile_trees(module), "compiled"
     if kernels == "torch" or not on_cpu:
-        return use_cpp_kernels(module, enabled=False), "torch"
+        return set_kernel(module, TORCH), "torch"
     try:
-        return use_cpp_kernels(module), "cpp"
+        tree_kernels()  # built on first use; PelError where it cannot be
+        return set_kernel(module, CPP), "cpp"
     except PelError as error:
         if kernels == "cpp":
             raise
         log.warning("%s; scoring with the torch kernels, about 7x slower", error)
-        return use_cpp_kernels(module, enabled=False), "torch"
+        return set_kernel(module, TORCH), "torch"
+
+
+def select_training_kernels(module: nn.Module, kernels: str = "auto") -> nn.Module:
+    """``module`` on the CPU with the kernels to fit and validate with: the C++ kernels speed up
+    fine-tuning too (leaf gradients are unchanged); ``torch.compile`` is for inference only, so
+    ``kernels=compiled`` fits with ``auto``."""
+    return select_kernels(module, "auto" if kernels == "compiled" else kernels)[0]
 
 
 def preferred_batch_size(module: nn.Module) -> int:
     """Rows per forward for ``module``'s kernels: small for eager torch, large for C++ or compiled."""
-    fast = any(child.cpp_kernel or child.compiled for child in _tree_modules(module))
+    fast = any(child.kernel.large_batches for child in _tree_modules(module))
     return LARGE_BATCH_SIZE if fast else EAGER_BATCH_SIZE
 
 

@@ -1,62 +1,46 @@
-"""The one LightningModule: gradient fine-tuning, validation, test and prediction of a ``Forecaster``.
+"""The one LightningModule: gradient fine-tuning, validation, test and prediction of a compiled model.
 
 Stages that fit learners natively (pretrain, scratch, refit, prior) use it to evaluate and
 predict; the ``leaves`` strategy also trains through it. The stack stays in eval mode while
-training: with a few thousand films, batch-norm statistics and dropout of the pretrained
+training: with a few thousand rows, batch-norm statistics and dropout of the pretrained
 networks are kept, and only the chosen parameter groups move.
 """
+
+import copy
 
 import matplotlib
 
 matplotlib.use("Agg")  # figures for TensorBoard, never a window
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
 
 from pel_torch.compile.tree_modules import ObliviousEnsemble, PerfectTreeEnsemble, TreeEnsemble
 from pel_torch.errors import PelError
-from pel_torch.learners.neural_net import TabularMLP
-from pel_torch.stack.forecaster import Forecaster
-from pel_torch.stack.modules import EnsembleSelection, out_of_fold
+from pel_torch.stack.blend import ScaledStack
+from pel_torch.stack.modules import BaggedModule, EnsembleSelection
 
 PARAMETER_GROUPS = ("leaves", "network", "head", "output")
+TREE_MODULES = (TreeEnsemble, PerfectTreeEnsemble, ObliviousEnsemble)
 
 
-def parameter_groups(model: Forecaster) -> dict[str, list[nn.Parameter]]:
-    """Trainable parameters of ``model.stack`` by kind; the prior stack is never trained."""
+def parameter_groups(model: ScaledStack) -> dict[str, list[nn.Parameter]]:
+    """Trainable parameters of ``model.stack`` by kind: tree leaves, the other learners' weights
+    (networks), the selection head, the output affine. The ``prior`` stack is never trained."""
     groups = {name: [] for name in PARAMETER_GROUPS}
     for module in model.stack.modules():
-        if isinstance(module, (TreeEnsemble, PerfectTreeEnsemble, ObliviousEnsemble)):
-            groups["leaves"] += list(module.parameters())
-        elif isinstance(module, TabularMLP):
-            groups["network"] += list(module.parameters())
+        if isinstance(module, BaggedModule):
+            for fold in module.folds:
+                groups["leaves" if isinstance(fold, TREE_MODULES) else "network"] += list(fold.parameters())
         elif isinstance(module, EnsembleSelection):
             groups["head"] += list(module.parameters())
     groups["output"] = [model.output_scale, model.output_shift]
     return groups
-
-
-def out_of_fold_loss(model: Forecaster, raw: torch.Tensor, y: torch.Tensor, folds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(head loss, learner loss)`` of fine-tuning as the stack was fitted, fold by fold.
-
-    Each fold model learns the target from the rows outside its fold (through the output affine,
-    held fixed there, so every learner keeps the scale the next layer splits on); the next layer
-    and the head learn from each row's out-of-fold predictions (``Stack.fold_outputs``). The head
-    loss also moves the affine and is the one comparable with validation.
-    """
-    scale, shift = model.output_scale, model.output_shift
-    layers = model.stack.fold_outputs(model.stack_inputs(raw), folds)
-    n_folds = layers[0][0].shape[1]
-    fitted_on = folds.unsqueeze(1) != torch.arange(n_folds, device=folds.device)  # (batch, n_folds)
-    learner_losses = [((scale.detach() * predictions + shift.detach() - y.unsqueeze(1)) ** 2)[fitted_on].mean()
-                      for layer in layers for predictions in layer]
-    # Detached like every layer's input: the head's loss must not teach a fold model its held-out rows.
-    last = torch.stack([out_of_fold(predictions, folds) for predictions in layers[-1]], dim=1).detach()
-    head_loss = nn.functional.mse_loss(scale * model.stack.head(last) + shift, y)
-    return head_loss, torch.stack(learner_losses).mean()
 
 
 def _metrics(prefix: str) -> MetricCollection:
@@ -64,29 +48,27 @@ def _metrics(prefix: str) -> MetricCollection:
 
 
 class PELModule(pl.LightningModule):
-    """Wraps a ``Forecaster``; batches are ``(raw (batch, n_features) float64, y (batch,) float64)``."""
+    """Wraps a compiled model (``ScaledStack`` to fine-tune, any ``Blend`` to score); batches are
+    ``(raw (batch, n_inputs) float64, y (batch,) float64)``."""
 
-    def __init__(self, model: Forecaster, *, learning_rate: float = 1e-3, train: tuple[str, ...] = ("leaves", "network", "head", "output"),
-                 weight_decay: float = 0.0, soft_splits: list | None = None, hparams: dict | None = None):
-        """Training batches are ``(raw, y)``, or ``(raw, y, folds)`` to fine-tune out of fold (``out_of_fold_loss``)."""
+    def __init__(self, model: nn.Module, *, learning_rate: float = 1e-3, train: tuple[str, ...] = PARAMETER_GROUPS,
+                 hparams: dict | None = None):
         super().__init__()
         unknown = sorted(set(train) - set(PARAMETER_GROUPS))
         if unknown:
             raise PelError(f"finetune.train: unknown parameter group(s) {', '.join(unknown)}; choose from {', '.join(PARAMETER_GROUPS)}")
         self.model = model
-        self.learning_rate, self.weight_decay, self.trained_groups = learning_rate, weight_decay, tuple(train)
-        self.save_hyperparameters({**(hparams or {}), "learning_rate": learning_rate, "train": list(train), "weight_decay": weight_decay})
+        self.learning_rate, self.trained_groups = learning_rate, tuple(train)
+        self.save_hyperparameters({**(hparams or {}), "learning_rate": learning_rate, "train": list(train)})
         self.val_metrics, self.test_metrics = _metrics("val/"), _metrics("test/")
         self._outputs: dict[str, list] = {"val": [], "test": []}
-        groups = parameter_groups(model)
         for parameter in model.parameters():
             parameter.requires_grad_(False)
-        for name in self.trained_groups:
-            for parameter in groups[name]:
-                parameter.requires_grad_(True)
-        # Registered here, not in the model: they move with this module to the device and into the
-        # optimizer, while the model's checkpoint format stays that of hard trees.
-        self.threshold_offsets = nn.ParameterList([soft.offset for soft in soft_splits or []])
+        if isinstance(model, ScaledStack):
+            groups = parameter_groups(model)
+            for name in self.trained_groups:
+                for parameter in groups[name]:
+                    parameter.requires_grad_(True)
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         return self.model(raw)
@@ -97,16 +79,10 @@ class PELModule(pl.LightningModule):
         return self
 
     def training_step(self, batch, batch_index):
-        if len(batch) == 3:
-            raw, y, folds = batch
-            loss, learner_loss = out_of_fold_loss(self.model, raw, y, folds)
-            self.log("train/learner_loss", learner_loss, on_step=False, on_epoch=True, batch_size=len(y))
-            total = loss + learner_loss
-        else:
-            raw, y = batch
-            loss = total = nn.functional.mse_loss(self(raw), y)
+        raw, y = batch
+        loss = nn.functional.mse_loss(self(raw), y)
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
-        return total
+        return loss
 
     def validation_step(self, batch, batch_index):
         self._evaluate(batch, "val", self.val_metrics)
@@ -139,13 +115,38 @@ class PELModule(pl.LightningModule):
         prediction = torch.cat([p for p, _ in outputs]).numpy()
         actual = torch.cat([y for _, y in outputs]).numpy()
         experiment.add_figure(f"{stage}/predicted_vs_actual", scatter_figure(actual, prediction), self.global_step)
-        weights = self.model.stack.head.normalised_weights().detach().cpu()
-        names = self.model.stack.layers[-1].names
-        experiment.add_scalars(f"{stage}/selection_weights", dict(zip(names, weights.tolist())), self.global_step)
+        experiment.add_scalars(f"{stage}/selection_weights", self.model.selection_weights(), self.global_step)
 
     def configure_optimizers(self):
         parameters = [p for p in self.parameters() if p.requires_grad]
-        return torch.optim.Adam(parameters, lr=self.learning_rate, weight_decay=self.weight_decay)
+        return torch.optim.Adam(parameters, lr=self.learning_rate)
+
+
+class BestWeights(pl.Callback):
+    """Keeps the weights of the best validation loss and puts them back when fitting ends.
+
+    Restoring inside ``on_fit_end`` (in every process) means that with ``ddp_spawn`` the weights
+    Lightning sends back to the main process are already the best ones.
+    """
+
+    def __init__(self):
+        self.best, self.state = np.inf, None
+
+    def on_validation_end(self, trainer, module):
+        loss = float(trainer.callback_metrics.get("val/loss", np.inf))
+        if loss < self.best:
+            self.best, self.state = loss, copy.deepcopy(module.model.state_dict())
+
+    def on_fit_end(self, trainer, module):
+        if self.state is not None:
+            module.model.load_state_dict(self.state)
+
+
+def rows_loader(raw: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = False, seed: int = 0) -> DataLoader:
+    """Batches ``(raw (batch, n_inputs) float64, y (batch,) float64)``; shuffled from ``seed`` if asked."""
+    dataset = TensorDataset(torch.from_numpy(np.ascontiguousarray(raw)), torch.from_numpy(np.ascontiguousarray(y)))
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
 def scatter_figure(actual, prediction):
@@ -153,7 +154,7 @@ def scatter_figure(actual, prediction):
     axes.scatter(actual, prediction, s=6, alpha=0.5)
     low, high = float(min(actual.min(), prediction.min())), float(max(actual.max(), prediction.max()))
     axes.plot([low, high], [low, high], color="grey", linewidth=1)
-    axes.set_xlabel("actual (standardised log revenue)")
+    axes.set_xlabel("actual (standardised target)")
     axes.set_ylabel("predicted")
     figure.tight_layout()
     return figure

@@ -1,10 +1,38 @@
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_module
 
 from pel_torch.data import load_films
 
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
+# Tiny learners for stage tests: the contract under test is the plumbing, not accuracy.
+TINY = ["stack.n_folds=2", "++stack.learners.catboost.iterations=20", "++stack.learners.random_forest.n_estimators=10",
+        "++stack.learners.lightgbm.n_estimators=20", "++stack.learners.xgboost.n_estimators=20",
+        "++stack.learners.neural_net.max_epochs=2", "finetune.max_epochs=2", "trainer.enable_progress_bar=false"]
+
+
+def config(tmp, *overrides, name="train"):
+    """The packaged Hydra config with tiny learners, writing under ``tmp``."""
+    with initialize_config_module(config_module="pel_torch.configs", version_base="1.3"):
+        return compose(name, overrides=[*TINY, f"checkpoints_dir={tmp}", f"logger.save_dir={tmp}/tb", *overrides])
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory):
+    """One tiny pretraining (rating and votes_year stacks) shared by the stage tests."""
+    from pel_torch.stages import pretrain
+
+    tmp = tmp_path_factory.mktemp("run")
+    return tmp, pretrain(config(tmp, "stage=pretrain"))
+
+
+@pytest.fixture(scope="session")
+def task():
+    from pel_torch.tasks.box_office import BoxOfficeTask
+
+    return BoxOfficeTask()
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +61,9 @@ def box_office(wikidata):
     """Real featurized rows: the temporal split's box-office films, raw and standardised."""
     import numpy as np
 
-    from pel_torch.data.splits import make_split
-    from pel_torch.features import FilmFeaturizer, target_values
+    from pel_torch.tasks.box_office.featurizer import FilmFeaturizer
+    from pel_torch.tasks.box_office.splits import make_split
+    from pel_torch.tasks.box_office.targets import target_values
 
     films = wikidata[0]
     split = make_split(films, "temporal")

@@ -1,39 +1,36 @@
-"""The benchmarks' reprint of a saved run: the table from the JSON in docs/, and a one-line error for anything else."""
+"""benchmarks/pair_runs.py: pairs two Table 2-shaped runs by seed, with a one-line error for a file it cannot use."""
 
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 
 
-def reprint(path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "benchmarks/pretraining_ablation.py", "--table", str(path), "--autogluon", "none.json"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+def pair(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "benchmarks/pair_runs.py", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
-def test_table_reprints_a_saved_run_paired_by_seed():
-    saved = json.loads((ROOT / "docs/ablation/votes_year.json").read_text())
-    result = reprint("docs/ablation/votes_year.json")
+def test_pairs_the_committed_table2_with_autogluon_by_seed():
+    result = pair("docs/table2.json", "P-EL (leaves)", "docs/autogluon.json", "AutoGluon")
     assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| votes_year |")]
-    assert [row.split("|")[2].strip() for row in rows] == ["random", "temporal"]
+    table2 = json.loads((ROOT / "docs/table2.json").read_text())
+    autogluon = json.loads((ROOT / "docs/autogluon.json").read_text())
+    row = next(line for line in result.stdout.splitlines() if line.startswith("| random |"))
     # The paired gain is recomputed from the saved per-seed scores, not stored.
-    gains = [s["P-EL"]["r2"] - s["EL"]["r2"] for s in saved["results"]["temporal"]]
-    assert f"{sum(gains) / len(gains):+.3f}" in rows[1]
+    gains = [a - b for a, b in zip(table2["random"]["P-EL (leaves)"]["r2"], autogluon["random"]["AutoGluon"]["r2"])]
+    assert f"{sum(gains) / len(gains):+.3f}" in row
 
 
-def test_table_names_a_missing_or_foreign_file_in_one_line(tmp_path):
+def test_names_a_missing_or_foreign_file_in_one_line(tmp_path):
     foreign = tmp_path / "foreign.json"
-    foreign.write_text(json.dumps({"r2": [0.5]}))
-    for path, reason in ((tmp_path / "missing.json", "cannot read it as JSON"), (foreign, "not a saved ablation run")):
-        result = reprint(path)
-        assert result.returncode != 0
+    foreign.write_text(json.dumps({"random": {"EL": {"r2": [0.5]}}}))
+    for path, model, reason in ((tmp_path / "missing.json", "P-EL", "cannot read it as JSON"), (foreign, "P-EL", "no model 'P-EL'; it holds EL")):
+        result = pair(path, model, "docs/autogluon.json", "AutoGluon")
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and str(path) in lines[0] and reason in lines[0], result.stderr
+        assert result.returncode != 0 and len(lines) == 1 and str(path) in lines[0] and reason in lines[0], result.stderr
 
 
 def test_pair_runs_pairs_by_seed_and_compares_every_seed_with_a_single_base_run(tmp_path, monkeypatch):

@@ -124,3 +124,32 @@ def test_perfect_layout_pads_shallow_leaves_to_their_leftmost_slot():
     module = PerfectTreeEnsemble.from_arrays(perfect)
     out = module(torch.tensor([[0.0, 0.0], [3.0, 1.0], [1.0, 1.0], [0.0, 0.5]], dtype=torch.float64))
     assert out.tolist() == [1.0, 3.0, 2.0, 1.0]
+
+
+def test_learners_read_their_declared_input_groups_natively_and_compiled(box_office):
+    """A learner reads only its ``inputs`` groups (ids or sequences for some, features for trees); the
+    compiled stack selects the same columns, layer 2 after the layer-1 predictions."""
+    from pel_torch.compile import compile_stack
+    from pel_torch.learners.stacking import StackedEnsemble
+    from pel_torch.learners.trees import LightGBMLearner
+
+    class DatesOnly(LightGBMLearner):
+        inputs = ("dates",)
+
+    X, y, n = box_office["X"], box_office["y"], box_office["n_train"]
+    names = box_office["featurizer"].feature_names_
+    dates = np.array([names.index(c) for c in ("year", "month", "weekday")])
+    groups = {"features": np.setdiff1d(np.arange(X.shape[1]), dates), "dates": dates}
+    layers = [[DatesOnly({"n_estimators": 20}, seed=1), make_learner("catboost", {"iterations": 20}, seed=1)] for _ in range(2)]
+    ensemble = StackedEnsemble(layers, n_folds=3, seed=1, progress=False).fit(X[:n], y[:n], groups)
+    first, second = ensemble.layers_
+    np.testing.assert_array_equal(first[0].columns, dates)
+    np.testing.assert_array_equal(second[0].columns, np.concatenate([[0, 1], 2 + dates]))   # predictions, then its group
+    read = {int(f) for model in first[0].models_ for f in np.unique(TREE_PARSERS["lightgbm"](model).feature)}
+    assert read <= set(range(len(dates)))   # its trees see only the three date columns
+    featurizer = box_office["featurizer"]
+    stack = compile_stack(ensemble, featurizer.mean_, featurizer.std_)
+    with torch.no_grad():
+        assert_parity(stack(torch.from_numpy(box_office["raw"])), ensemble.predict(X))
+    with pytest.raises(Exception, match="reads input group\\(s\\) dates, which this task does not provide"):
+        StackedEnsemble([[DatesOnly()]], n_folds=2, progress=False).fit(X[:50], y[:50], {"features": np.arange(X.shape[1])})

@@ -9,7 +9,8 @@ import torch
 from conftest import SMALL
 from pel_torch.compile import cpu_kernels, to_torch
 from pel_torch.errors import PelError
-from pel_torch.inference import predict_batches, preferred_batch_size, select_kernels, use_cpp_kernels
+from pel_torch.compile.kernels import CPP, TORCH
+from pel_torch.inference import predict_batches, preferred_batch_size, select_kernels, set_kernel
 from pel_torch.learners import make_learner
 
 TREE_LEARNERS = ["catboost", "extra_trees", "lightgbm", "random_forest", "xgboost"]
@@ -20,7 +21,7 @@ def pair(request, box_office):
     n = box_office["n_train"]
     learner = make_learner(request.param, SMALL[request.param], seed=7).fit(box_office["X"][:n], box_office["y"][:n])
     module = to_torch(learner).double()
-    return learner, module, use_cpp_kernels(copy.deepcopy(module))
+    return learner, module, set_kernel(copy.deepcopy(module), CPP)
 
 
 @pytest.mark.parametrize("rows", [1, 67, None])  # one row, a ragged block, every row
@@ -67,9 +68,10 @@ def test_stack_with_cpp_kernels_keeps_native_parity(small_stack, box_office):
 
 
 def test_torch_kernels_switch_the_cpp_ones_off(small_stack):
-    fast = use_cpp_kernels(copy.deepcopy(small_stack[1]))
+    fast = set_kernel(copy.deepcopy(small_stack[1]), CPP)
     slow, kind = select_kernels(fast, "torch")
-    assert kind == "torch" and not any(getattr(m, "cpp_kernel", False) for m in slow.modules())
+    kernels = {m.kernel for m in slow.modules() if hasattr(m, "kernel")}
+    assert kind == "torch" and kernels == {TORCH}
 
 
 def test_kernel_choice_errors_are_one_line(small_stack):
@@ -92,3 +94,17 @@ def test_unbuildable_kernels_fail_clearly_or_fall_back(small_stack, monkeypatch,
         assert kind == "torch" and "scoring with the torch kernels" in caplog.text
     finally:
         cpu_kernels.tree_kernels.cache_clear()
+
+
+def test_compiled_kernels_predict_what_the_torch_kernels_do(box_office):
+    """``kernels=compiled``: ``torch.compile`` of each tree module, batches padded to one shape."""
+    n = box_office["n_train"]
+    learners = [make_learner(name, {**SMALL[name], **size}, seed=7).fit(box_office["X"][:n], box_office["y"][:n])
+                for name, size in (("lightgbm", {"n_estimators": 10}), ("catboost", {"iterations": 10}))]
+    for learner in learners:
+        module = to_torch(learner).double()
+        x = box_office["X"][:150].astype(np.float64)
+        expected = predict_batches(copy.deepcopy(module), x, batch_size=64)
+        compiled, kind = select_kernels(module, "compiled")
+        assert kind == "compiled" and preferred_batch_size(compiled) == 8192
+        np.testing.assert_allclose(predict_batches(compiled, x, batch_size=64, pad=True), expected, rtol=1e-12, atol=1e-12)

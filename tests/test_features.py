@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from pel_torch.data.splits import make_split
-from pel_torch.features import FilmFeaturizer
+from pel_torch.tasks.box_office.featurizer import FilmFeaturizer
+from pel_torch.tasks.box_office.splits import make_split
 from pel_torch.errors import PelError
 
 
@@ -107,7 +107,7 @@ def test_featurizer_rejects_non_canonical_frames():
 
 
 def test_votes_standardised_among_films_of_the_same_years():
-    from pel_torch.features.targets import standardise_by_year
+    from pel_torch.tasks.box_office.targets import standardise_by_year
 
     rng = np.random.default_rng(0)
     years = np.repeat(np.arange(1980, 2011), 60).astype(float)

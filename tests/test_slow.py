@@ -11,7 +11,8 @@ import torch
 
 from pel_torch.checkpoint import load_checkpoint, save_checkpoint
 from pel_torch.compile import compile_stack
-from pel_torch.stack.forecaster import Forecaster
+from pel_torch.tasks.box_office import BoxOfficeTask
+from pel_torch.stack.blend import Blend, ScaledStack
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,9 +31,9 @@ def rating_stack():
 
 def test_default_stack_parity_on_the_rating_table(rating_stack):
     prepared, rows, ensemble = rating_stack
-    raw = prepared.featurizer.transform_raw(prepared.films.iloc[rows])
-    native = ensemble.predict(prepared.featurizer.standardize(raw))
-    stack = compile_stack(ensemble, prepared.featurizer.mean_, prepared.featurizer.std_)
+    raw = prepared.raw[rows]
+    native = ensemble.predict(prepared.inputs.standardize(raw))
+    stack = compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_)
     with torch.no_grad():
         np.testing.assert_allclose(stack(torch.from_numpy(raw)).numpy(), native, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(copy.deepcopy(stack).float()(torch.from_numpy(raw)).numpy(), native, rtol=1e-4, atol=1e-6)
@@ -40,13 +41,14 @@ def test_default_stack_parity_on_the_rating_table(rating_stack):
 
 def test_default_stack_checkpoint_round_trip(rating_stack, tmp_path):
     prepared, rows, ensemble = rating_stack
-    stack = compile_stack(ensemble, prepared.featurizer.mean_, prepared.featurizer.std_)
+    stack = compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_)
     target = {"name": "rating", "log": False, "mean": 0.0, "std": 1.0}
-    path = save_checkpoint(tmp_path / "rating.safetensors", Forecaster(stack), prepared.featurizer, stage="pretrain", target=target)
-    loaded = load_checkpoint(path, feature_names=prepared.featurizer.feature_names_)
-    raw = torch.from_numpy(prepared.featurizer.transform_raw(prepared.films.iloc[rows[:2000]]))
+    path = save_checkpoint(tmp_path / "rating.safetensors", Blend([ScaledStack(stack)], ["rating"]), prepared.inputs,
+                           task="box_office", stage="pretrain", target=target)
+    loaded = load_checkpoint(path, BoxOfficeTask(), feature_names=prepared.inputs.feature_names_)
+    raw = torch.from_numpy(prepared.raw[rows[:2000]])
     with torch.no_grad():
-        assert torch.equal(loaded.stack(raw), stack(raw))
+        assert torch.equal(loaded.model.member("rating").stack(raw), stack(raw))
 
 
 @pytest.mark.parametrize("script", ["inference.py --quick --sizes 500 --repeats 1 --json", "fit_stack.py --quick --json"])

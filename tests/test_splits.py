@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pel_torch.data.splits import make_split
+from pel_torch.tasks.box_office.splits import make_split
 from pel_torch.errors import PelError
 
 

@@ -4,10 +4,9 @@ import json
 
 import numpy as np
 import pytest
-from test_train import config
-
+from conftest import config
 from pel_torch.errors import PelError
-from pel_torch.table2 import ABLATION, BASELINES, METRICS, WITHOUT_HEAD, format_table, run_table2
+from pel_torch.tasks.box_office.report import ABLATION, BASELINES, METRICS, WITHOUT_HEAD, format_table, run_table2
 
 
 def _results(test_r2: dict, val_r2: dict) -> dict:
@@ -35,23 +34,12 @@ def test_unknown_strategy_is_refused_before_any_run(tmp_path):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["pretrain.chain=[ratings]"], "unknown pretraining target 'ratings'"),
-    (["pretrain.chain=[votes_year,votes_year]"], "repeats a target"),
-    (["pretrain.chain=[rating]"], "repeats a target"),
+    (["pretrain.targets=[ratings]"], r"pretrain.targets=\['ratings'\]: box_office pretrains on rating, votes_year"),
+    (["pretrain.targets=[votes_year,votes_year]"], "repeats a target"),
 ])
-def test_bad_chain_is_refused_before_any_run(tmp_path, overrides, message):
+def test_bad_pretraining_targets_are_refused_before_any_run(tmp_path, overrides, message):
     with pytest.raises(PelError, match=message):
         run_table2(config(tmp_path, "table2=quick", *overrides, name="evaluate"))
-
-
-def test_without_a_head_no_chain_member_is_pretrained(tmp_path, monkeypatch):
-    from pel_torch import table2
-
-    seen = []
-    monkeypatch.setattr(table2, "_one_run", lambda cfg, strategies: seen.append(list(cfg.pretrain.chain)) or {})
-    run_table2(config(tmp_path, "table2=quick", "finetune.blend=false", f"reports_dir={tmp_path}/r", name="evaluate"))
-    run_table2(config(tmp_path, "table2=quick", f"reports_dir={tmp_path}/r", name="evaluate"))
-    assert seen == [[], [], ["votes_year"], ["votes_year"]]   # both splits, one seed each
 
 
 @pytest.mark.slow

@@ -24,7 +24,7 @@ def test_join_is_on_id_so_recuts_sharing_an_imdb_id_stay_apart(films):
 
 def test_mpaa_comes_from_omdb_rating_and_legacy_labels_are_mapped(films):
     assert set(films["mpaa"].dropna()) <= set(schema.MPAA_LABELS)
-    assert films["rating"].between(0, 10).all() or films["rating"].dropna().between(0, 10).all()
+    assert films["rating"].dropna().between(0, 10).all()
 
 
 def test_unit_error_revenues_are_missing_and_reported(wikidata):

@@ -39,7 +39,8 @@ def to_torch(learner: Learner) -> nn.Module:
 def compile_stack(ensemble: StackedEnsemble, mean, std) -> Stack:
     """The fitted ``ensemble`` with the featurizer's ``mean``/``std`` as one float64 ``Stack`` module."""
     layers = [
-        StackLayer([BaggedModule([to_torch(model) for model in bagged.models_]) for bagged in layer], [b.name for b in layer])
+        StackLayer([BaggedModule([to_torch(model) for model in bagged.models_], None if bagged.columns is None else bagged.columns.tolist())
+                    for bagged in layer], [b.name for b in layer])
         for layer in ensemble.layers_
     ]
     head = EnsembleSelection(len(ensemble.weights_))

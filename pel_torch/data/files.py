@@ -1,8 +1,10 @@
-"""Read one CSV or Parquet file, turning every way it can fail into a one-line DataError."""
+"""Read one CSV or Parquet file, whole or in chunks, turning every way it can fail into a one-line DataError."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from pel_torch.errors import DataError
 
@@ -41,3 +43,20 @@ def read_table(path: str | Path, *, what: str = "film table", required: tuple[st
             f"{path}: missing column(s) {', '.join(missing)}; {hint or f'this does not look like a {what}'}"
         )
     return frame
+
+
+def read_chunks(path: Path, size: int, *, what: str = "table") -> Iterator[pd.DataFrame]:
+    """The file's rows ``size`` at a time, as strings (CSV) or the file's own types (Parquet)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found; check predict.input")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=size):
+            yield batch.to_pandas()
+    elif suffix == ".csv":
+        if path.stat().st_size == 0:
+            raise DataError(f"{path}: file is empty; expected a {what} with a header row")
+        yield from pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], chunksize=size)
+    else:
+        raise DataError(f"{path}: unsupported file type '{path.suffix}'; use .csv or .parquet")

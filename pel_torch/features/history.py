@@ -7,8 +7,8 @@ the sum of their targets. Sorting the history by ``entity * SPAN + day`` turns b
 
 import numpy as np
 
-from pel_torch.features.timeline import UNKNOWN_DAY
 
+UNKNOWN_DAY = -1  # a day nothing can be said to precede
 SPAN = 1 << 17  # more days than 1800..2150; keeps entity and day apart inside one int64 key
 
 

@@ -18,23 +18,17 @@ def fold_indices(n_rows: int, n_folds: int, seed: int) -> list[tuple[np.ndarray,
     return list(KFold(n_folds, shuffle=True, random_state=seed).split(np.arange(n_rows)))
 
 
-def held_out_fold(n_rows: int, n_folds: int, seed: int) -> np.ndarray:
-    """``(n_rows,)`` int64: the fold each row is held out of, for ``fold_indices(n_rows, n_folds, seed)``."""
-    fold = np.empty(n_rows, dtype=np.int64)
-    for k, (_, held_out) in enumerate(fold_indices(n_rows, n_folds, seed)):
-        fold[held_out] = k
-    return fold
-
-
 class BaggedLearner:
     """Fits ``learner`` once per fold; ``oof_`` (n,) holds each row's prediction by the model that did not see it.
 
-    At inference the fold models are averaged.
+    At inference the fold models are averaged. ``columns``: the columns of the layer's input the
+    learner reads (``Learner.inputs``); None for all of them.
     """
 
-    def __init__(self, learner: Learner, folds: list[tuple[np.ndarray, np.ndarray]]):
+    def __init__(self, learner: Learner, folds: list[tuple[np.ndarray, np.ndarray]], columns: np.ndarray | None = None):
         self.learner = learner
         self.folds = folds
+        self.columns = columns
 
     @property
     def name(self) -> str:
@@ -42,6 +36,7 @@ class BaggedLearner:
 
     def fit(self, X: np.ndarray, y: np.ndarray, on_fold=None) -> "BaggedLearner":
         """``on_fold(name, fold, seconds)`` is called after each fold (progress reporting)."""
+        X = self._read(X)
         self.models_, self.oof_ = [], np.full(len(y), np.nan)
         for fold, (train, held_out) in enumerate(self.folds):
             started = time.perf_counter()
@@ -53,4 +48,8 @@ class BaggedLearner:
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
+        X = self._read(X)
         return np.mean([model.predict(X) for model in self.models_], axis=0)
+
+    def _read(self, X: np.ndarray) -> np.ndarray:
+        return X if self.columns is None else X[:, self.columns]

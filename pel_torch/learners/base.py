@@ -14,6 +14,9 @@ class Learner:
     """
 
     name = "learner"
+    # The input groups this learner reads (``Prepared.groups``): features for trees and tabular
+    # networks; a task may offer others (ids, sequences) for learners that embed them.
+    inputs: tuple[str, ...] = ("features",)
     DEFAULTS: dict = {}
     strict_params = False  # library learners pass other keys on to the library, which checks them
 
@@ -32,6 +35,10 @@ class Learner:
     def clone(self, seed: int) -> "Learner":
         """An unfitted copy with another seed (one per bagging fold)."""
         return type(self)(self.params, seed=seed, threads=self.threads)
+
+    def warm_start(self, pretrained) -> None:
+        """Start later fits from ``pretrained``, this learner's compiled module from a pretrained stack
+        (``finetune.strategy=refit``), where the model allows it. Trees cannot: they are refitted."""
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> "Learner":
         try:

@@ -10,6 +10,7 @@ from torch import nn
 
 from pel_torch.errors import PelError
 from pel_torch.learners.base import Learner
+from pel_torch.learners.early_stopping import train_early_stopped
 
 
 class TabularMLP(nn.Module):
@@ -56,6 +57,9 @@ class NeuralNetLearner(Learner):
         super().__init__(params, seed=seed, threads=threads)
         self.initial_network = initial_network
 
+    def warm_start(self, pretrained: TabularMLP) -> None:
+        self.initial_network = pretrained
+
     def clone(self, seed: int) -> "NeuralNetLearner":
         return type(self)(self.params, seed=seed, threads=self.threads, initial_network=self.initial_network)
 
@@ -77,26 +81,13 @@ class NeuralNetLearner(Learner):
         X_train, y_train = torch.from_numpy(X[train]), torch.from_numpy((y[train] - np.mean(y)) / (np.std(y) or 1.0)).float()
         X_hold, y_hold = torch.from_numpy(X[holdout]), torch.from_numpy(y[holdout])
         optimizer = torch.optim.AdamW(network.parameters(), lr=s["learning_rate"], weight_decay=s["weight_decay"])
-        best, best_state, stale = np.inf, None, 0
-        for _ in range(s["max_epochs"]):
-            network.train()
-            for batch in torch.randperm(len(train), generator=generator).split(s["batch_size"]):
-                if len(batch) < 2:
-                    continue  # batch-norm needs two rows
-                optimizer.zero_grad()
-                loss = nn.functional.mse_loss(network.body(X_train[batch]).squeeze(1), y_train[batch])
-                loss.backward()
-                optimizer.step()
-            network.eval()
-            with torch.no_grad():
-                score = float(((network(X_hold).double() - y_hold) ** 2).mean())
-            if score < best - 1e-6:
-                best, best_state, stale = score, {k: v.clone() for k, v in network.state_dict().items()}, 0
-            else:
-                stale += 1
-                if stale >= s["patience"]:
-                    break
-        network.load_state_dict(best_state)
+
+        def batch_loss(rows):
+            return nn.functional.mse_loss(network.body(X_train[rows]).squeeze(1), y_train[rows])
+
+        train_early_stopped(network, optimizer, batch_loss, lambda: float(((network(X_hold).double() - y_hold) ** 2).mean()),
+                            len(train), batch_size=s["batch_size"], max_epochs=s["max_epochs"], patience=s["patience"],
+                            generator=generator)
         self.model_ = network.eval()
         return self
 

@@ -9,9 +9,11 @@ import logging
 import numpy as np
 from tqdm.auto import tqdm
 
+from pel_torch.errors import PelError
 from pel_torch.learners.bagging import BaggedLearner, fold_indices
 from pel_torch.learners.base import Learner
 from pel_torch.learners.selection import ensemble_selection
+from pel_torch.metrics import r2_score
 
 log = logging.getLogger(__name__)
 
@@ -33,26 +35,28 @@ class StackedEnsemble:
         self.seed = seed
         self.progress = progress
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "StackedEnsemble":
-        """``X`` (n, n_features) float32, ``y`` (n,) float64."""
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: dict[str, np.ndarray] | None = None) -> "StackedEnsemble":
+        """``X`` (n, n_inputs) float32, ``y`` (n,) float64. ``groups``: the columns of ``X`` in each
+        named input group (``Learner.inputs``); None for one group, ``features``, of every column."""
         folds = fold_indices(len(y), self.n_folds, self.seed)
         total = sum(len(layer) for layer in self.layers) * self.n_folds
-        self.layers_, inputs = [], X
+        self.layers_, inputs, n_previous = [], X, 0
         with tqdm(total=total, desc="stack", unit="fit", disable=not self.progress) as bar:
             def on_fold(name, fold, seconds):
                 bar.set_postfix_str(f"layer {len(self.layers_) + 1} {name} fold {fold + 1}/{self.n_folds} {seconds:.1f}s")
                 bar.update()
 
             for depth, learners in enumerate(self.layers, start=1):
-                bagged = [BaggedLearner(learner, folds).fit(inputs, y, on_fold) for learner in learners]
+                bagged = [BaggedLearner(learner, folds, self._columns(learner, groups, X.shape[1], n_previous)).fit(inputs, y, on_fold)
+                          for learner in learners]
                 self.layers_.append(bagged)
                 oof = np.column_stack([b.oof_ for b in bagged])
                 for b in bagged:
-                    log.info("layer %d %-13s out-of-fold R2 %.4f", depth, b.name, _r2(y, b.oof_))
-                inputs = self._next_inputs(oof, X)
+                    log.info("layer %d %-13s out-of-fold R2 %.4f", depth, b.name, r2_score(y, b.oof_))
+                inputs, n_previous = self._next_inputs(oof, X), oof.shape[1]
         self.oof_ = oof
         self.weights_ = ensemble_selection(oof, y, self.selection_rounds)
-        log.info("selection weights %s; out-of-fold R2 %.4f", dict(zip(self.learner_names[-1], self.weights_.round(3))), _r2(y, oof @ self.weights_))
+        log.info("selection weights %s; out-of-fold R2 %.4f", dict(zip(self.learner_names[-1], self.weights_.round(3))), r2_score(y, oof @ self.weights_))
         return self
 
     @property
@@ -77,6 +81,17 @@ class StackedEnsemble:
         stacked = np.hstack([predictions, X]) if self.passthrough else predictions
         return stacked.astype(np.float32)
 
-
-def _r2(y: np.ndarray, prediction: np.ndarray) -> float:
-    return float(1 - ((y - prediction) ** 2).sum() / ((y - y.mean()) ** 2).sum())
+    def _columns(self, learner: Learner, groups: dict[str, np.ndarray] | None, n_inputs: int, n_previous: int) -> np.ndarray | None:
+        """The columns of its layer's input that ``learner`` reads: the previous layer's predictions
+        (from layer 2 on) and its input groups of ``X`` (the first layer, or with ``passthrough``)."""
+        if groups is None:
+            return None
+        missing = [name for name in learner.inputs if name not in groups]
+        if missing:
+            raise PelError(f"learner '{learner.name}' reads input group(s) {', '.join(missing)}, which this task does not provide "
+                           f"(it has: {', '.join(groups)}); remove it from stack.layer")
+        own = np.concatenate([np.asarray(groups[name], dtype=np.int64) for name in learner.inputs])
+        if n_previous and not self.passthrough:
+            return None
+        columns = np.concatenate([np.arange(n_previous), n_previous + own])
+        return None if np.array_equal(columns, np.arange(n_previous + n_inputs)) else columns

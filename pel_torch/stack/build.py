@@ -1,10 +1,10 @@
-"""A compiled stack's layout as JSON, and the empty modules rebuilt from it (to load tensors into)."""
+"""A compiled model's layout as JSON, and the empty modules rebuilt from it (to load tensors into)."""
 
 from torch import nn
 
 from pel_torch.compile.tree_modules import ObliviousEnsemble, PerfectTreeEnsemble, TreeEnsemble
 from pel_torch.learners.neural_net import TabularMLP
-from pel_torch.stack.forecaster import Forecaster
+from pel_torch.stack.blend import Blend, ScaledStack
 from pel_torch.stack.modules import BaggedModule, EnsembleSelection, Stack, StackLayer, Standardize
 
 LEAF_MODULES = {cls.__name__: cls for cls in (TreeEnsemble, PerfectTreeEnsemble, ObliviousEnsemble, TabularMLP)}
@@ -18,6 +18,7 @@ def stack_spec(stack: Stack) -> dict:
         "head": stack.head.spec(),
         "layers": [
             {"names": layer.names,
+             "columns": [bagged.columns for bagged in layer.learners],
              "learners": [[{"type": type(fold).__name__, **fold.spec()} for fold in bagged.folds] for bagged in layer.learners]}
             for layer in stack.layers
         ],
@@ -27,7 +28,8 @@ def stack_spec(stack: Stack) -> dict:
 def build_stack(spec: dict) -> Stack:
     """An unfitted ``Stack`` shaped like ``spec``; load a state dict into it."""
     layers = [
-        StackLayer([BaggedModule([_leaf(fold) for fold in folds]) for folds in layer["learners"]], layer["names"])
+        StackLayer([BaggedModule([_leaf(fold) for fold in folds], columns) for folds, columns in zip(layer["learners"], layer["columns"])],
+                   layer["names"])
         for layer in spec["layers"]
     ]
     return Stack(Standardize(**spec["standardize"]), layers, EnsembleSelection(**spec["head"]), spec["passthrough"])
@@ -41,13 +43,18 @@ def _leaf(spec: dict) -> nn.Module:
     return LEAF_MODULES[kind](**arguments)
 
 
-def forecaster_spec(forecaster: Forecaster) -> dict:
-    prior, partner = forecaster.prior, forecaster.partner
-    return {"stack": stack_spec(forecaster.stack), "prior": forecaster_spec(prior) if prior is not None else None,
-            "partner": forecaster_spec(partner) if partner is not None else None}
+def scaled_stack_spec(member: ScaledStack) -> dict:
+    return {"stack": stack_spec(member.stack), "prior": scaled_stack_spec(member.prior) if member.prior is not None else None}
 
 
-def build_forecaster(spec: dict) -> Forecaster:
-    prior = build_forecaster(spec["prior"]) if spec["prior"] is not None else None
-    partner = build_forecaster(spec["partner"]) if spec.get("partner") is not None else None  # absent before blending existed
-    return Forecaster(build_stack(spec["stack"]), prior, partner)
+def build_scaled_stack(spec: dict) -> ScaledStack:
+    prior = build_scaled_stack(spec["prior"]) if spec["prior"] is not None else None
+    return ScaledStack(build_stack(spec["stack"]), prior)
+
+
+def blend_spec(blend: Blend) -> dict:
+    return {"names": blend.names, "members": [scaled_stack_spec(member) for member in blend.members]}
+
+
+def build_blend(spec: dict) -> Blend:
+    return Blend([build_scaled_stack(member) for member in spec["members"]], spec["names"])

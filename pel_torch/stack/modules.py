@@ -40,13 +40,22 @@ class Standardize(nn.Module):
 
 
 class BaggedModule(nn.Module):
-    """The average of k fold models: ``(batch, n_inputs) -> (batch,)``, in float64 like the native bagger."""
+    """The average of k fold models: ``(batch, n_inputs) -> (batch,)``, in float64 like the native bagger.
 
-    def __init__(self, folds: list[nn.Module]):
+    ``columns``: which columns of the layer's input this learner reads (``Learner.inputs``); None
+    for all of them, the case of every learner of a film stack.
+    """
+
+    def __init__(self, folds: list[nn.Module], columns: list[int] | None = None):
         super().__init__()
         self.folds = nn.ModuleList(folds)
+        self.columns = None if columns is None else list(columns)
+        if columns is not None:
+            self.register_buffer("column_index", torch.tensor(columns, dtype=torch.int64), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.columns is not None:
+            x = x.index_select(1, self.column_index)
         return torch.stack([fold(x).to(torch.float64) for fold in self.folds], dim=1).mean(dim=1)
 
 
@@ -109,36 +118,5 @@ class Stack(nn.Module):
             inputs = self._next_inputs(predictions, z)
         return outputs
 
-    def fold_outputs(self, raw: torch.Tensor, folds: torch.Tensor) -> list[list[torch.Tensor]]:
-        """Per layer, per learner: every fold model's prediction ``(batch, n_folds)``, for fine-tuning
-        that keeps the stack honest (``lit.out_of_fold_loss``).
-
-        ``folds`` (batch,) int64 gives each row's held-out fold. Layer l+1 sees each row's prediction
-        by the one fold model not fine-tuned on it, detached, so no gradient teaches a fold model
-        the rows it is held out from: the stacked layers learn from out-of-fold inputs, as when the
-        stack was fitted, not from in-sample ones that fine-tuning drives toward the targets.
-        """
-        dtype = self.head.weights.dtype
-        z = self.standardize(raw).to(dtype)
-        inputs, outputs = z, []
-        for layer in self.layers:
-            per_learner = [torch.stack([fold(inputs).to(dtype) for fold in learner.folds], dim=1) for learner in layer.learners]
-            outputs.append(per_learner)
-            held_out = torch.stack([out_of_fold(predictions, folds) for predictions in per_learner], dim=1).detach()
-            inputs = self._next_inputs(held_out, z)
-        return outputs
-
     def _next_inputs(self, predictions: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return torch.cat([predictions, z], dim=1) if self.passthrough else predictions
-
-    def n_folds(self) -> int:
-        """The fold models per learner, the same for every learner (they were fitted on shared folds)."""
-        counts = {len(learner.folds) for layer in self.layers for learner in layer.learners}
-        if len(counts) != 1:
-            raise ValueError(f"learners hold different numbers of fold models: {sorted(counts)}")
-        return counts.pop()
-
-
-def out_of_fold(fold_predictions: torch.Tensor, folds: torch.Tensor) -> torch.Tensor:
-    """``(batch, n_folds)``, ``(batch,)`` -> ``(batch,)``: each row's prediction by its held-out fold's model."""
-    return fold_predictions.gather(1, folds.unsqueeze(1)).squeeze(1)

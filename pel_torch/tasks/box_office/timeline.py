@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from pel_torch.data import schema
+from pel_torch.features.history import UNKNOWN_DAY
 
 EPOCH = pd.Timestamp("1800-01-01")
-UNKNOWN_DAY = -1
 
 
 def release_window(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

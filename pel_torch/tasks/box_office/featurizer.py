@@ -12,9 +12,10 @@ import pandas as pd
 
 from pel_torch.data import schema
 from pel_torch.errors import PelError
-from pel_torch.features.entities import EntityEncoder
-from pel_torch.features.static import StaticEncoder
-from pel_torch.features.timeline import UNKNOWN_DAY, release_window
+from pel_torch.features.history import UNKNOWN_DAY
+from pel_torch.tasks.box_office.entities import EntityEncoder
+from pel_torch.tasks.box_office.static import StaticEncoder
+from pel_torch.tasks.box_office.timeline import release_window
 
 STATE_VERSION = 1
 
@@ -44,6 +45,12 @@ class FilmFeaturizer:
         self.top_countries = top_countries
         self.min_genre_films = min_genre_films
         self.temporal_differences = temporal_differences
+
+    def settings(self) -> dict:
+        """The constructor arguments, as JSON: two featurizers with equal settings fitted on the same films are equal."""
+        return {"targets": list(self.targets), "lead_cast": self.lead_cast, "smoothing": self.smoothing,
+                "top_languages": self.top_languages, "top_countries": self.top_countries,
+                "min_genre_films": self.min_genre_films, "temporal_differences": self.temporal_differences}
 
     def fit(self, history: pd.DataFrame, catalog: pd.DataFrame | None = None) -> "FilmFeaturizer":
         """Learn vocabularies, track records and normalisation from ``history`` (n_films rows);
@@ -109,12 +116,8 @@ class FilmFeaturizer:
         arrays.update({"mean": self.mean_, "std": self.std_})
         if self.temporal_differences:
             arrays.update({"previous_days": self.previous_days_, "previous_rows": self.previous_rows_})
-        spec = {
-            "version": STATE_VERSION, "targets": list(self.targets), "lead_cast": self.lead_cast,
-            "smoothing": self.smoothing, "top_languages": self.top_languages, "top_countries": self.top_countries,
-            "min_genre_films": self.min_genre_films, "temporal_differences": self.temporal_differences,
-            "static": self.static_.state(), "entities": entity_spec, "feature_names": self.feature_names_,
-        }
+        spec = {"version": STATE_VERSION, **self.settings(), "static": self.static_.state(), "entities": entity_spec,
+                "feature_names": self.feature_names_}
         return arrays, spec
 
     @classmethod

@@ -11,8 +11,8 @@ import pandas as pd
 
 from pel_torch.features.history import EntityHistory
 from pel_torch.features.lists import explode
-from pel_torch.features.targets import target_values
-from pel_torch.features.timeline import release_window
+from pel_torch.tasks.box_office.targets import target_values
+from pel_torch.tasks.box_office.timeline import release_window
 
 
 class EntityEncoder:

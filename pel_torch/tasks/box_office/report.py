@@ -1,16 +1,18 @@
 """The paper's Table 2 on our data: P-EL, EL and single learners, random and temporal splits, several seeds.
 
-Each (split, seed) pretrains (the main stack and its ``pretrain.chain``), fine-tunes and trains
-from scratch anew; single learners are fitted once on the box-office training films. Scores are
+Each (split, seed) pretrains (one stack per ``pretrain.targets``), fine-tunes and trains from
+scratch anew; single learners are fitted once on the box-office training films. Scores are
 on the test films: R2 / MSE / MAE of the standardised log1p revenue, and MAE in log dollars.
 Written to ``reports/table2.json`` (per-seed lists) and ``reports/table2.md`` (mean ± std, P-EL
 minus EL paired by seed, the paper's numbers).
 """
 
 import copy
+import dataclasses
 import json
 import logging
 import time
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +22,11 @@ from sklearn.neural_network import MLPRegressor
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.errors import PelError
 from pel_torch.evaluation import evaluate_checkpoint
-from pel_torch.features.targets import TargetScale
+from pel_torch.finetuning import STRATEGIES
 from pel_torch.learners import make_learner
-from pel_torch.pipeline import prepare
-from pel_torch.stages import FINETUNE_STRATEGIES, chain_targets, finetune, pretrain, regression_metrics, scratch
+from pel_torch.pipeline import make_task
+from pel_torch.stack.blend import Blend
+from pel_torch.stages import finetune, main_target, pretrain, pretraining_targets, scratch
 
 log = logging.getLogger(__name__)
 SPLITS = ("random", "temporal")
@@ -46,17 +49,14 @@ def run_table2(cfg: DictConfig) -> list[Path]:
         raise PelError(f"table2={cfg.table2}: choose full or quick")
     seeds = list(range(cfg.table2_seeds if cfg.table2 == "full" else 1))
     strategies = list(cfg.table2_strategies or [cfg.finetune.strategy])
-    unknown = sorted(set(strategies) - set(FINETUNE_STRATEGIES))
+    unknown = sorted(set(strategies) - set(STRATEGIES))
     if unknown:
-        raise PelError(f"table2_strategies: unknown {', '.join(unknown)}; choose from {', '.join(FINETUNE_STRATEGIES)}")
-    chain = chain_targets(cfg)  # a bad pretrain.chain fails before any run
-    if chain and not cfg.finetune.get("blend", False):
-        log.info("table2: finetune.blend=false builds no head, so pretrain.chain=%s is not pretrained", chain)
-        cfg, chain = copy.deepcopy(cfg), []
-        cfg.pretrain.chain = []
+        raise PelError(f"table2_strategies: unknown {', '.join(unknown)}; choose from {', '.join(STRATEGIES)}")
+    targets = pretraining_targets(cfg, make_task(cfg))  # a bad pretrain.targets fails before any run
     pel = [f"P-EL ({strategy})" for strategy in strategies] + ([ABLATION] if cfg.table2_ablation else [])
-    # With finetune.blend, each fine-tuned model is also scored without its EL head, as it was before blending.
-    pel += [name + WITHOUT_HEAD for name in pel] if cfg.finetune.get("blend", False) else []
+    # With a head, each fine-tuned model is also scored as its first member alone, as it was before blending.
+    if cfg.finetune.blend or len(targets) > 1:
+        pel += [name + WITHOUT_HEAD for name in pel]
     models = pel + list(BASELINES)
     results = {split: {model: {m: [] for m in METRICS} for model in models} for split in SPLITS}
     started = time.perf_counter()
@@ -72,7 +72,7 @@ def run_table2(cfg: DictConfig) -> list[Path]:
                     "mode": cfg.table2, "date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - started),
                     "command": f"python evaluate.py table2={cfg.table2} table2_seeds={len(seeds)} threads={cfg.threads}"
                                + ("" if cfg.table2_strategies is None else f" table2_strategies=[{','.join(strategies)}]")
-                               + f" pretrain.chain=[{','.join(chain)}]"
+                               + f" pretrain.targets=[{','.join(targets)}]"
                                + ("" if cfg.table2_ablation else " table2_ablation=false")}
             (out / "table2.json").write_text(json.dumps({**results, "meta": meta}, indent=1))
             (out / "table2.md").write_text(format_table(results, meta))
@@ -80,8 +80,7 @@ def run_table2(cfg: DictConfig) -> list[Path]:
 
 
 def _run_config(cfg: DictConfig, split: str, seed: int) -> DictConfig:
-    with open(Path(__file__).resolve().parents[1] / "configs" / "split" / f"{split}.yaml") as file:
-        split_cfg = OmegaConf.load(file)
+    split_cfg = OmegaConf.load(resources.files("pel_torch.configs").joinpath("split", f"{split}.yaml").open())
     cfg = copy.deepcopy(cfg)
     OmegaConf.set_struct(cfg, False)  # quick mode adds learner settings the defaults leave open
     run = OmegaConf.merge(cfg, {"split": split_cfg, "seed": seed, "ckpt_path": None,
@@ -92,20 +91,21 @@ def _run_config(cfg: DictConfig, split: str, seed: int) -> DictConfig:
 
 
 def _one_run(cfg: DictConfig, strategies: list[str]) -> dict[str, dict[str, float]]:
+    task = make_task(cfg)
     scores = {}
 
     def run(model: str, stage, overrides: dict):
         result = stage(OmegaConf.merge(cfg, overrides))
-        checkpoint = load_checkpoint(result.checkpoint)
-        scores[model] = _checkpoint_scores(cfg, checkpoint, result.metrics["val/r2"])
-        if checkpoint.model.partner is not None:
-            checkpoint.model.set_partner(None, 0.0)
-            scores[model + WITHOUT_HEAD] = _checkpoint_scores(cfg, checkpoint, float("nan"))
+        checkpoint = load_checkpoint(result.checkpoint, task)
+        scores[model] = _checkpoint_scores(cfg, task, checkpoint, result.metrics["val/r2"])
+        if len(checkpoint.model.members) > 1:
+            first = Blend([checkpoint.model.members[0]], checkpoint.model.names[:1])
+            scores[model + WITHOUT_HEAD] = _checkpoint_scores(cfg, task, dataclasses.replace(checkpoint, model=first), float("nan"))
         return result
 
     pretrained = pretrain(OmegaConf.merge(cfg, {"stage": "pretrain"}))
     el = run("EL", scratch, {"stage": "scratch"})
-    # Fine-tuned models blend with this very EL stack (finetune.blend) instead of fitting another.
+    # Fine-tuned models head over this very EL stack (finetune.blend) instead of fitting another.
     blend = {"blend_ckpt": str(el.checkpoint)}
     for strategy in strategies:
         run(f"P-EL ({strategy})", finetune, {"stage": "finetune", "finetune": {"strategy": strategy, **blend}, "ckpt_path": str(pretrained.checkpoint)})
@@ -113,27 +113,21 @@ def _one_run(cfg: DictConfig, strategies: list[str]) -> dict[str, dict[str, floa
         # The same gradient fine-tuning (and head), started from the box-office stack: what pretraining
         # brings beyond what the fine-tuning itself brings.
         run(ABLATION, finetune, {"stage": "finetune", "finetune": {"strategy": "leaves", **blend}, "ckpt_path": str(el.checkpoint)})
-    prepared = prepare(cfg)
-    scale = TargetScale.fit(prepared.films, "revenue", prepared.split.train)
-    y = scale.encode(prepared.films)
+    prepared = task.prepare(cfg)
+    scale, y = main_target(task, prepared)
     train, test = prepared.split.train, prepared.split.test
     for model, name in SINGLE.items():
         overrides = OmegaConf.to_container(cfg.stack.learners, resolve=True).get(name)
         learner = make_learner(name, overrides, seed=cfg.seed, threads=cfg.threads).fit(prepared.features[train], y[train])
-        scores[model] = _scores(y[test], learner.predict(prepared.features[test]), scale)
+        scores[model] = task.metrics(y[test], learner.predict(prepared.features[test]), scale)
     mlp = MLPRegressor(hidden_layer_sizes=(100,), early_stopping=True, max_iter=500, random_state=cfg.seed)
-    scores["MLP"] = _scores(y[test], mlp.fit(prepared.features[train], y[train]).predict(prepared.features[test]), scale)
+    scores["MLP"] = task.metrics(y[test], mlp.fit(prepared.features[train], y[train]).predict(prepared.features[test]), scale)
     return scores
 
 
-def _checkpoint_scores(cfg, checkpoint, val_r2: float) -> dict[str, float]:
-    metrics = evaluate_checkpoint(cfg, checkpoint)
+def _checkpoint_scores(cfg, task, checkpoint, val_r2: float) -> dict[str, float]:
+    metrics = evaluate_checkpoint(cfg, task, checkpoint)
     return {**{name: metrics[f"test/{name}"] for name in METRICS if name != "val_r2"}, "val_r2": val_r2}
-
-
-def _scores(y, prediction, scale) -> dict[str, float]:
-    metrics = regression_metrics(y, prediction)
-    return {**metrics, "mae_log_dollars": metrics["mae"] * scale.std}
 
 
 def format_table(results: dict, meta: dict) -> str:
@@ -143,7 +137,7 @@ def format_table(results: dict, meta: dict) -> str:
              "P-EL is shown for each fine-tuning strategy; **P-EL** is the one with the best mean *validation* R2 (never chosen on test).", ""]
     for split in SPLITS:
         models = list(results[split])
-        chosen = max((m for m in models if m.startswith("P-EL") and not m.endswith(WITHOUT_HEAD)), key=lambda m: np.nanmean(results[split][m]["val_r2"] or [np.nan]))
+        chosen = max((m for m in models if m.startswith("P-EL") and not m.endswith(WITHOUT_HEAD)), key=lambda m: _mean_validation(results[split][m]))
         lines += [f"## {split} split", "", "| model | R2 | MSE | MAE | MAE (log $) | validation R2 | paper R2 / MSE / MAE (their data) |",
                   "|---|---|---|---|---|---|---|"]
         for model in models:
@@ -163,6 +157,12 @@ def format_table(results: dict, meta: dict) -> str:
         lines.append("")
     lines += ["The paper's numbers come from its own Kaggle data with budgets; ours from the embedded Wikidata films, which have no budget.", ""]
     return "\n".join(lines)
+
+
+def _mean_validation(row: dict) -> float:
+    known = np.asarray(row["val_r2"], dtype=float)
+    known = known[np.isfinite(known)]
+    return float(known.mean()) if len(known) else -np.inf
 
 
 def _mean_std(values) -> str:

@@ -1,0 +1,112 @@
+"""What a task plugs into the engine: its data, splits, inputs, targets, metrics and report.
+
+The engine (learners, stacking, compilation, the LightningModule, checkpoints, batch inference,
+export) works on a task's ``Prepared`` rows: a float64 input matrix, standardised features, row
+positions of the train / validation / test parts, and the fitted input builder that made them.
+A task never fits a learner; the engine never reads a task's table.
+
+A task is chosen with the Hydra group ``task=`` (``pel_torch/configs/task/``), which instantiates
+its class and may switch the defaults of the ``data``, ``split`` and ``features`` groups.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from pel_torch.features.targets import TargetScale
+
+
+class InputBuilder(Protocol):
+    """A task's fitted input builder (a featurizer): what a checkpoint stores through its task."""
+
+    mean_: np.ndarray            # (n_inputs,) float64: subtracted before the stack's learners see a row
+    std_: np.ndarray             # (n_inputs,) float64
+    feature_names_: list[str]    # (n_inputs,)
+
+    def settings(self) -> dict: ...                                  # constructor arguments, JSON
+    def state(self) -> tuple[dict[str, np.ndarray], dict]: ...       # fitted arrays and a JSON spec
+    def standardize(self, raw: np.ndarray) -> np.ndarray: ...        # (n, n_inputs) float64 -> float32
+
+
+@dataclass
+class Prepared:
+    """A task's rows, split and inputs: what the engine's stages work on."""
+
+    table: pd.DataFrame          # the task's canonical rows (films, interactions, ...)
+    split: Any                   # ``.train``, ``.val``, ``.test``: int64 row positions; ``.describe()``
+    inputs: InputBuilder
+    raw: np.ndarray              # (n_rows, n_inputs) float64: the compiled model's input
+    features: np.ndarray         # (n_rows, n_inputs) float32, standardised: what learners are fitted on
+    ids: np.ndarray              # (n_rows,) str: each row's identity (the ``prior`` strategy matches on it)
+    groups: dict[str, np.ndarray] | None = None   # input group -> its columns (``Learner.inputs``); None: all are features
+
+
+@dataclass
+class TargetSet:
+    """The rows one pretraining target is learned from."""
+
+    features: np.ndarray   # (m, n_inputs) float32, standardised like ``Prepared.features``
+    y: np.ndarray          # (m,) float64, standardised
+    target: dict           # ``TargetScale.to_dict()``: name, log, mean, std
+    ids: list[str]         # (m,) row identities
+
+
+class Task:
+    """The plug-in contract. Subclasses set the class attributes and implement every method."""
+
+    name: str = "task"
+    main_target: str = "target"                       # what finetune, scratch and evaluate predict
+    pretraining_targets: tuple[str, ...] = ()         # what ``stage=pretrain`` may learn first
+    prediction_columns: tuple[str, ...] = ()          # the columns batch prediction writes
+
+    def prepare(self, cfg, inputs: InputBuilder | None = None) -> Prepared:
+        """Load, split, and build inputs fitted on what the split may know (or with ``inputs``, already fitted)."""
+        raise NotImplementedError
+
+    def describe(self, cfg, prepared: Prepared) -> str:
+        """Where the data came from and what it holds, for reports and logs."""
+        raise NotImplementedError
+
+    def target_values(self, table: pd.DataFrame, name: str) -> np.ndarray:
+        """Target ``name`` of every row in its own units, float64 with NaN where unknown."""
+        raise NotImplementedError
+
+    def target_scale(self, prepared: Prepared) -> TargetScale:
+        """The main target's learning scale, fitted on the training rows."""
+        raise NotImplementedError
+
+    def pretraining_set(self, prepared: Prepared, target: str) -> TargetSet:
+        """The rows and standardised values of pretraining target ``target``."""
+        raise NotImplementedError
+
+    def metrics(self, y: np.ndarray, prediction: np.ndarray, scale: TargetScale) -> dict[str, float]:
+        """Test metrics of standardised predictions."""
+        raise NotImplementedError
+
+    def input_settings(self, cfg) -> dict:
+        """The input builder's settings under ``cfg``, compared with a checkpoint's before reuse."""
+        raise NotImplementedError
+
+    def load_inputs(self, arrays: dict[str, np.ndarray], spec: dict) -> InputBuilder:
+        """The input builder a checkpoint stored (``InputBuilder.state()``)."""
+        raise NotImplementedError
+
+    def split_signature(self, cfg) -> dict:
+        """What decides which rows a model may learn from: stored with checkpoints, compared on reload."""
+        raise NotImplementedError
+
+    def prediction_rows(self, inputs: InputBuilder, source: Path, batch_size: int) -> Iterator[tuple[pd.DataFrame, pd.Index, np.ndarray]]:
+        """Per chunk of ``source``: the output frame (``prediction_columns``), the scorable rows, their raw inputs."""
+        raise NotImplementedError
+
+    def fill_predictions(self, frame: pd.DataFrame, rows: pd.Index, standardised: np.ndarray, scale: TargetScale) -> pd.DataFrame:
+        """Write standardised predictions of ``rows`` into ``frame`` in the target's own units."""
+        raise NotImplementedError
+
+    def report(self, cfg) -> list[Path]:
+        """The task's published-style report (box office: Table 2); returns the files written."""
+        raise NotImplementedError

@@ -11,13 +11,8 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from pel_torch.checkpoint import load_checkpoint, resolve_checkpoint
 from pel_torch.cli import check_task_choice, exits_cleanly
 from pel_torch.errors import PelError
-from pel_torch.evaluation import evaluate_checkpoint
-from pel_torch.export import export_checkpoint
-from pel_torch.pipeline import build_trainer, make_task
-from pel_torch.predict import predict_file
 
 
 @hydra.main(config_path="pel_torch/configs", config_name="evaluate", version_base="1.3")
@@ -28,6 +23,15 @@ def main(cfg: DictConfig) -> None:
     chosen = [mode for mode, on in modes.items() if on]
     if len(chosen) > 1:
         raise PelError(f"evaluate.py does one thing at a time, but {' and '.join(chosen)} were both given; run them one by one")
+    if (cfg.predict.input or cfg.predict.output) and not (cfg.predict.input and cfg.predict.output):
+        raise PelError("batch prediction needs both predict.input=FILE and predict.output=FILE")
+    # torch and the learners' libraries load only now: a mistyped option costs a second, not ten.
+    from pel_torch.checkpoint import load_checkpoint, resolve_checkpoint
+    from pel_torch.evaluation import evaluate_checkpoint
+    from pel_torch.export import export_checkpoint
+    from pel_torch.pipeline import build_trainer, make_task
+    from pel_torch.predict import predict_file
+
     task = make_task(cfg)
     if cfg.table2:
         print("\n".join(f"wrote {path}" for path in task.report(cfg)))
@@ -36,9 +40,7 @@ def main(cfg: DictConfig) -> None:
     if cfg.export.output:
         print(f"exported {checkpoint.path} -> {export_checkpoint(checkpoint, cfg.export.output, overwrite=cfg.overwrite)}")
         return
-    if cfg.predict.input or cfg.predict.output:
-        if not (cfg.predict.input and cfg.predict.output):
-            raise PelError("batch prediction needs both predict.input=FILE and predict.output=FILE")
+    if cfg.predict.input:
         # trainer=ddp: Lightning's DDP scores the rows on several processes
         trainer = build_trainer(cfg, max_epochs=1, logger=False) if "ddp" in str(cfg.trainer.strategy) else None
         summary = predict_file(checkpoint, task, cfg.predict.input, cfg.predict.output, batch_size=cfg.predict.batch_size,

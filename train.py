@@ -14,7 +14,6 @@ from omegaconf import DictConfig
 
 from pel_torch.cli import check_task_choice, exits_cleanly
 from pel_torch.errors import PelError
-from pel_torch.pipeline import make_task
 
 STAGES = ("pretrain", "finetune", "scratch")
 
@@ -22,16 +21,18 @@ STAGES = ("pretrain", "finetune", "scratch")
 @hydra.main(config_path="pel_torch/configs", config_name="train", version_base="1.3")
 @exits_cleanly
 def main(cfg: DictConfig) -> None:
+    if cfg.stage not in ("prepare", *STAGES):
+        raise PelError(f"unknown stage '{cfg.stage}'; choose one of: prepare, {', '.join(STAGES)}")
+    # torch and the learners' libraries load only now: a mistyped option costs a second, not ten.
+    from pel_torch import stages
+    from pel_torch.pipeline import make_task
+
     if cfg.stage == "prepare":
         task = make_task(cfg)
         prepared = task.prepare(cfg)
         print(prepared.split.describe())
         print(f"inputs: {prepared.features.shape[1]} columns for {prepared.features.shape[0]:,} rows")
         return
-    if cfg.stage not in STAGES:
-        raise PelError(f"unknown stage '{cfg.stage}'; choose one of: prepare, {', '.join(STAGES)}")
-    from pel_torch import stages
-
     result = getattr(stages, cfg.stage)(cfg)
     width = max(map(len, result.metrics), default=0) + 1
     for name, value in sorted(result.metrics.items()):

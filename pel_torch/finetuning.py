@@ -7,6 +7,8 @@
 | ``refit`` | every learner is refitted on the target; learners that can (the networks) start from their pretrained weights |
 
 Each takes a pretrained ``ScaledStack`` and returns a new one; the pretrained stack is never modified.
+A stack fitted on the target here (``prior``, ``refit``) has its head chosen on the validation rows,
+as ``stage=scratch`` does (``StackedEnsemble.select_on``).
 """
 
 import copy
@@ -56,7 +58,8 @@ def finetune_prior(cfg, pretrained: ScaledStack, prepared: Prepared, y: np.ndarr
     std = np.append(prepared.inputs.std_, prediction[train].std() or 1.0)
     features = ((raw - mean) / std).astype(np.float32)  # exactly what the compiled Standardize computes
     groups = None if prepared.groups is None else {**prepared.groups, "features": np.append(prepared.groups["features"], raw.shape[1] - 1)}
-    ensemble = build_stack(cfg).fit(features[train], y[train], groups)
+    val = prepared.split.val
+    ensemble = build_stack(cfg).fit(features[train], y[train], groups).select_on(features[val], y[val])
     return ScaledStack(compile_stack(ensemble, mean, std), prior=prior)
 
 
@@ -88,8 +91,8 @@ def finetune_refit(cfg, pretrained: ScaledStack, prepared: Prepared, y: np.ndarr
         for learner in learners:
             if learner.name in layer.names:
                 learner.warm_start(layer.learners[layer.names.index(learner.name)].folds[0])
-    train = prepared.split.train
-    ensemble.fit(prepared.features[train], y[train], prepared.groups)
+    train, val = prepared.split.train, prepared.split.val
+    ensemble.fit(prepared.features[train], y[train], prepared.groups).select_on(prepared.features[val], y[val])
     return ScaledStack(compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_))
 
 

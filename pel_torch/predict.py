@@ -52,7 +52,7 @@ def predict_file(checkpoint: Checkpoint, task, source: str | Path, output: str |
         raise DataError(f"{checkpoint.path}: a {checkpoint.spec['stage']} checkpoint predicts "
                         f"{checkpoint.spec['target']['name']}, not {task.main_target}; use a finetune or scratch checkpoint")
     scale = TargetScale.from_dict(checkpoint.spec["target"])
-    chunks = task.prediction_rows(checkpoint.inputs, source, batch_size)
+    chunks = task.prediction_rows(checkpoint, source, batch_size)
     with atomic_output(output) as temporary, open(temporary, "w", newline="") as file:
         file.write(",".join(task.prediction_columns) + "\n")
         if trainer is None:

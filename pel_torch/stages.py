@@ -25,10 +25,12 @@ from pel_torch.lit import PELModule, rows_loader
 from pel_torch.metrics import regression_metrics
 from pel_torch.pipeline import build_logger, build_stack, build_trainer, flat_config, make_task
 from pel_torch.stack.blend import Blend, ScaledStack
-from pel_torch.tasks.base import Prepared, Task
+from pel_torch.tasks.base import Prepared, TargetSet, Task
 
 log = logging.getLogger(__name__)
 SCRATCH = "scratch"  # the name of the member fitted on the task's target alone (the paper's EL)
+MIN_ROWS_PER_FOLD = 10  # fewer rows than this per fold and a fold model learns little beyond the mean
+PLENTIFUL = 2.0  # pretraining rows per training row of the target below which pretraining can hardly pay
 
 
 @dataclass
@@ -39,14 +41,16 @@ class StageResult:
 
 
 def pretrain(cfg: DictConfig) -> StageResult:
-    """Fit one stack per ``pretrain.targets`` on the task's pretraining rows; save them in one checkpoint."""
+    """Fit one stack per ``pretrain.targets`` on the task's pretraining rows; save them in one checkpoint.
+
+    A target the table cannot support (absent, or too few rows for the folds) is skipped with one
+    line saying so; if none is left, the stage stops and says what to do instead."""
     task = make_task(cfg)
-    targets = pretraining_targets(cfg, task)
     prepared = task.prepare(cfg)
+    sets = pretraining_sets(cfg, task, prepared)
     logger = build_logger(cfg)
     members, metrics, described = [], {}, {}
-    for target in targets:
-        rows = task.pretraining_set(prepared, target)
+    for target, rows in sets.items():
         log.info("pretraining on %s rows, target %s", f"{len(rows.y):,}", target)
         ensemble = build_stack(cfg).fit(rows.features, rows.y, prepared.groups)
         members.append(ScaledStack(compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_)))
@@ -56,7 +60,8 @@ def pretrain(cfg: DictConfig) -> StageResult:
         described[target] = {"target": rows.target, "oof": {"ids": rows.ids, "values": oof.tolist()}}
         metrics.update({f"pretrain/{target}/oof_{k}": v for k, v in regression_metrics(rows.y, oof).items()})
     # The checkpoint predicts the first target; finetune uses every member.
-    model = Blend(members, list(targets), weights=[1.0] + [0.0] * (len(targets) - 1))
+    targets = list(sets)
+    model = Blend(members, targets, weights=[1.0] + [0.0] * (len(targets) - 1))
     path = _save(cfg, task, "pretrain", model, prepared, described[targets[0]]["target"], {"members": described})
     logger.log_hyperparams(flat_config(cfg), metrics)
     return StageResult("pretrain", path, metrics)
@@ -74,6 +79,36 @@ def pretraining_targets(cfg, task: Task) -> list[str]:
     return targets
 
 
+def pretraining_sets(cfg, task: Task, prepared: Prepared) -> dict[str, TargetSet]:
+    """The rows of each pretraining target the table can support, in ``pretrain.targets`` order.
+
+    Logs how many pretraining rows there are per training row of the task's target: P-EL pays
+    when the first are plentiful and the second scarce."""
+    needed, n_train = MIN_ROWS_PER_FOLD * cfg.stack.n_folds, len(prepared.split.train)
+    sets, skipped = {}, []
+    for target in pretraining_targets(cfg, task):
+        rows = task.pretraining_set(prepared, target)
+        if len(rows.y) < needed:
+            skipped.append(f"{target}: {len(rows.y):,} rows from {rows.source}")
+            log.info("pretrain: skipping target %s: %s rows have it (from %s), %s are needed for %d folds; "
+                     "pretrain.targets without it runs the rest", target, f"{len(rows.y):,}", rows.source, needed, cfg.stack.n_folds)
+            continue
+        sets[target] = rows
+        ratio = len(rows.y) / max(n_train, 1)
+        message = (f"pretrain: {len(rows.y):,} rows to pretrain on ({target}) for {n_train:,} training rows of "
+                   f"{task.main_target}: {ratio:.1f}x")
+        if ratio < PLENTIFUL:
+            log.warning("%s. P-EL's premise (plentiful pretraining rows, scarce target rows) is weak on this table: "
+                        "expect little from pretraining, and compare with python train.py stage=scratch", message)
+        else:
+            log.info(message)
+    if not sets:
+        raise PelError(f"no pretraining target has enough rows on this table ({'; '.join(skipped)}; {needed} needed for "
+                       f"stack.n_folds={cfg.stack.n_folds}): add the column it comes from, or fit the stack on "
+                       f"{task.main_target} alone with python train.py stage=scratch")
+    return sets
+
+
 def scratch(cfg: DictConfig, prepared: Prepared | None = None) -> StageResult:
     """The paper's EL: the same stack on the task's target only. ``prepared``: the rows of ``cfg``'s
     split, already prepared by a caller that needs them too."""
@@ -85,7 +120,13 @@ def scratch(cfg: DictConfig, prepared: Prepared | None = None) -> StageResult:
 
 def fit_scratch(cfg, prepared: Prepared, y: np.ndarray) -> ScaledStack:
     train = prepared.split.train
-    ensemble = build_stack(cfg).fit(prepared.features[train], y[train], prepared.groups)
+    needed = MIN_ROWS_PER_FOLD * cfg.stack.n_folds
+    if len(train) < needed:
+        raise PelError(f"only {len(train):,} training rows have the target for stack.n_folds={cfg.stack.n_folds} "
+                       f"({MIN_ROWS_PER_FOLD} per fold, {needed} in all); add rows or lower stack.n_folds")
+    val = prepared.split.val
+    # The head is chosen on the validation rows: on a temporal split they follow the training rows in time.
+    ensemble = build_stack(cfg).fit(prepared.features[train], y[train], prepared.groups).select_on(prepared.features[val], y[val])
     return ScaledStack(compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_))
 
 

@@ -53,6 +53,7 @@ SMALL = {  # quick settings: the contract under test is parity, not accuracy
     "lightgbm": {"n_estimators": 60},
     "xgboost": {"n_estimators": 60},
     "neural_net": {"max_epochs": 8, "hidden": (64, 32)},
+    "linear": {},
 }
 
 

@@ -89,3 +89,32 @@ def test_refuses_missing_and_foreign_files(tmp_path, task):
     save_file({"x": torch.zeros(2)}, foreign)
     with pytest.raises(CheckpointError, match="not a readable pel_torch checkpoint"):
         load_checkpoint(foreign, task)
+
+
+def test_a_table_with_no_people_or_genres_round_trips_with_its_empty_tensors(films, tmp_path, task):
+    """Empty vocabularies (no director, cast, writers, companies), a genre block of width one (only
+    'other') and empty track-record arrays save, checksum and load."""
+    from pel_torch.tasks.box_office.featurizer import FilmFeaturizer
+
+    minimal = films[["id", "title", "year", "revenue", "rating"]].head(300)
+    minimal = minimal.reindex(columns=films.columns)   # the canonical columns, all but these empty
+    featurizer = FilmFeaturizer(lead_cast=None).fit(minimal)
+    arrays, _ = featurizer.state()
+    assert any(v.size == 0 for v in arrays.values())
+    assert [n for n in featurizer.feature_names_ if n.startswith("genres_")] == ["genres_other"]
+    raw = featurizer.transform_raw(minimal)
+    stack = ScaledStack(_linear_stack(featurizer))
+    path = save_checkpoint(tmp_path / "empty.safetensors", Blend([stack], ["scratch"]), featurizer, task="box_office",
+                           stage="scratch", target={"name": "revenue", "log": True, "mean": 0.0, "std": 1.0})
+    loaded = load_checkpoint(path, task)
+    np.testing.assert_array_equal(loaded.inputs.transform_raw(minimal), raw)
+    with torch.no_grad():
+        assert torch.equal(loaded.model(torch.from_numpy(raw)), stack(torch.from_numpy(raw)))
+
+
+def _linear_stack(featurizer):
+    from pel_torch.learners.linear import LinearModel
+    from pel_torch.stack.modules import BaggedModule, EnsembleSelection, Stack, StackLayer, Standardize
+
+    layer = StackLayer([BaggedModule([LinearModel(len(featurizer.feature_names_))])], ["linear"])
+    return Stack(Standardize.from_arrays(featurizer.mean_, featurizer.std_), [layer], EnsembleSelection(1)).double()

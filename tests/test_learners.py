@@ -48,7 +48,7 @@ def test_registry_rejects_duplicates_and_unknown_names():
         _registry(MeanLearner, MeanLearner)
     with pytest.raises(PelError, match="unknown learner 'svm'"):
         make_learner("svm")
-    assert set(LEARNERS) == {"catboost", "random_forest", "lightgbm", "xgboost", "neural_net", "extra_trees"}
+    assert set(LEARNERS) == {"catboost", "random_forest", "lightgbm", "xgboost", "neural_net", "extra_trees", "linear"}
 
 
 @pytest.mark.parametrize("name, params, message", [
@@ -75,3 +75,23 @@ def test_same_seed_same_predictions(name, box_office):
     first = make_learner(name, SMALL[name], seed=5).fit(X, y).predict(X)
     second = make_learner(name, SMALL[name], seed=5).fit(X, y).predict(X)
     np.testing.assert_array_equal(first, second)
+
+
+def test_the_head_chosen_on_later_rows_prefers_the_learner_that_extrapolates():
+    """Out of fold (a shuffled sample of the training range) the forest fits the wiggle best; on rows
+    beyond the training range only the linear model follows the trend."""
+    from pel_torch.learners.stacking import StackedEnsemble
+
+    rng = np.random.default_rng(0)
+    x_train, x_later = rng.uniform(0, 1, (400, 1)), rng.uniform(1.5, 2, (200, 1))
+
+    def target(x):
+        return 3 * x[:, 0] + np.sin(12 * x[:, 0]) + 0.1 * rng.normal(size=len(x))
+
+    layer = [make_learner("random_forest", {"n_estimators": 30}, seed=0), make_learner("linear")]
+    ensemble = StackedEnsemble([layer], n_folds=3, seed=0, progress=False).fit(x_train.astype(np.float32), target(x_train))
+    assert ensemble.weights_[0] > 0.5                     # out of fold, the forest leads
+    later = x_later.astype(np.float32)
+    ensemble.select_on(later, target(x_later))
+    assert ensemble.weights_[1] > 0.9                     # on later rows, the linear model does
+    np.testing.assert_allclose(ensemble.predict(later), ensemble.predict_layers(later)[-1] @ ensemble.weights_)

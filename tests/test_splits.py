@@ -37,7 +37,7 @@ def test_temporal_split_defaults_to_the_latest_fifth_for_test(films):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"kind": "shuffled"}, "unknown split 'shuffled'"),
-    ({"kind": "temporal", "val_from": 2010, "test_from": 2004}, "needs val_from < test_from"),
+    ({"kind": "temporal", "val_from": 2010, "test_from": 2004}, r"needs split.val_from < split.test_from, got 2010 and 2004"),
     ({"kind": "temporal", "val_from": 1900, "test_from": 1930}, "leaves no train films"),
     ({"kind": "random", "val_fraction": 0.6, "test_fraction": 0.5}, "must be in"),
 ])

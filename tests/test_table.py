@@ -41,3 +41,13 @@ def test_write_refuses_to_overwrite_and_leaves_no_partial_file(films, tmp_path):
     write_table(films.head(5), path, overwrite=True)
     assert len(pd.read_csv(path)) == 5
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_written_files_get_the_usual_permissions(films, tmp_path):
+    import os
+    import stat
+
+    path = write_table(films.head(3), tmp_path / "films.csv")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask

@@ -21,7 +21,8 @@ def _results(test_r2: dict, val_r2: dict) -> dict:
 def test_p_el_is_chosen_on_validation_and_compared_to_el_by_seed():
     results = _results({"P-EL (leaves)": [0.60, 0.50], "P-EL (prior)": [0.70, 0.70], "EL": [0.55, 0.52]},
                        {"P-EL (leaves)": [0.9, 0.9], "P-EL (prior)": [0.1, 0.1]})
-    table = format_table(results, {"date": "today", "command": "cmd", "seconds": 1, "seeds_done": {}, "seeds_planned": 2})
+    table = format_table(results, {"data": "csv films.csv (3 films)", "date": "today", "command": "cmd", "seconds": 1, "seeds_done": {}, "seeds_planned": 2})
+    assert "Data: csv films.csv (3 films)." in table and "Wikidata" not in table
     assert "| **P-EL (leaves)** |" in table and "| P-EL (prior) |" in table   # the test-best prior is not chosen
     assert "P-EL (leaves) minus EL, test R2 paired by seed: 0.015 ± 0.049 (positive on 1 of 2 seeds); MSE 0.000 ± 0.000" in table
     assert "0.777 / 0.193 / 0.346" in table  # the paper's numbers, beside ours

@@ -62,6 +62,12 @@ def test_the_head_is_the_validation_chosen_weighted_sum_of_its_members(workdir, 
     val = prepared.split.val
     members = np.column_stack([predict_batches(member, prepared.raw[val]) for member in model.members])
     np.testing.assert_array_equal(weights, ensemble_selection(members, y[val], cfg.stack.selection_rounds))
+    # So is the head inside the stack fitted on box office alone (EL), over its last layer.
+    stack = model.member("scratch").stack
+    with torch.no_grad():
+        last = stack.layer_outputs(torch.from_numpy(prepared.raw[val]))[-1].numpy()
+    np.testing.assert_allclose(stack.head.normalised_weights().detach().numpy(), ensemble_selection(last, y[val], cfg.stack.selection_rounds),
+                               rtol=1e-12)
     raw = torch.from_numpy(prepared.raw[:50])
     with torch.no_grad():
         torch.testing.assert_close(model(raw), torch.stack([m(raw) for m in model.members], dim=1) @ torch.from_numpy(weights))

@@ -27,14 +27,25 @@ def load_table(
     canonical names are taken as they are. ``list_separator`` is how the file joins list items.
     """
     frame = read_table(path, what="film table")
-    frame = _rename(frame, dict(columns or {}), Path(path))
+    frame = join_lists(_rename(frame, dict(columns or {}), Path(path)), list_separator)
+    return to_canonical(frame, str(path), jan1_is_placeholder=jan1_is_placeholder, today=today)
+
+
+def map_columns(frame: pd.DataFrame, columns: Mapping[str, str] | None, list_separator: str = schema.LIST_SEPARATOR) -> pd.DataFrame:
+    """``frame`` with the file's own column names mapped onto canonical ones where the file uses them,
+    and list cells joined with ``|``: a table in the training file's format, or already canonical."""
+    mapping = {canonical: own for canonical, own in dict(columns or {}).items() if own in frame.columns}
+    return join_lists(_rename(frame, mapping, Path("-")), list_separator)
+
+
+def join_lists(frame: pd.DataFrame, list_separator: str) -> pd.DataFrame:
     if list_separator != schema.LIST_SEPARATOR:
         for column in schema.LIST_COLUMNS:
             if column in frame:
                 frame[column] = frame[column].map(
                     lambda text: schema.LIST_SEPARATOR.join(text.split(list_separator)) if isinstance(text, str) else text
                 )
-    return to_canonical(frame, str(path), jan1_is_placeholder=jan1_is_placeholder, today=today)
+    return frame
 
 
 def _rename(frame: pd.DataFrame, columns: dict[str, str], path: Path) -> pd.DataFrame:

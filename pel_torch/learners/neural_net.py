@@ -11,9 +11,10 @@ from torch import nn
 from pel_torch.errors import PelError
 from pel_torch.learners.base import Learner
 from pel_torch.learners.early_stopping import train_early_stopped
+from pel_torch.learners.precision import FixedPrecision
 
 
-class TabularMLP(nn.Module):
+class TabularMLP(FixedPrecision):
     """``(batch, n_inputs) -> (batch,)``, predicting on the original target scale."""
 
     def __init__(self, n_inputs: int, hidden: tuple[int, ...] = (256, 128), dropout: float = 0.1):
@@ -29,16 +30,6 @@ class TabularMLP(nn.Module):
 
     def spec(self) -> dict:
         return {"n_inputs": self.n_inputs, "hidden": list(self.hidden), "dropout": self.dropout}
-
-    def _apply(self, fn, recurse=True):
-        # A network computes in the precision it was trained in: ``stack.double()`` must not turn it
-        # into a slightly different float64 network (a stacked tree splitting on its output would see
-        # other values). Device moves still apply; float32 -> float64 -> float32 is lossless.
-        def keep_dtype(tensor):
-            moved = fn(tensor)
-            return moved.to(tensor.dtype) if tensor.is_floating_point() else moved
-
-        return super()._apply(keep_dtype, recurse)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dtype = self.body[0].weight.dtype

@@ -1,6 +1,7 @@
 """The explicit registry of learners, keyed by the names configs use."""
 
 from pel_torch.learners.base import Learner
+from pel_torch.learners.linear import LinearLearner
 from pel_torch.learners.neural_net import NeuralNetLearner
 from pel_torch.learners.trees import (CatBoostLearner, ExtraTreesLearner, LightGBMLearner, RandomForestLearner,
                                       XGBoostLearner)
@@ -16,7 +17,8 @@ def _registry(*classes: type[Learner]) -> dict[str, type[Learner]]:
     return registry
 
 
-LEARNERS = _registry(CatBoostLearner, RandomForestLearner, LightGBMLearner, XGBoostLearner, NeuralNetLearner, ExtraTreesLearner)
+LEARNERS = _registry(CatBoostLearner, RandomForestLearner, LightGBMLearner, XGBoostLearner, NeuralNetLearner, ExtraTreesLearner,
+                     LinearLearner)
 PAPER_LAYER = ("catboost", "random_forest", "lightgbm", "xgboost", "neural_net")
 
 

@@ -53,6 +53,7 @@ class TargetSet:
     y: np.ndarray          # (m,) float64, standardised
     target: dict           # ``TargetScale.to_dict()``: name, log, mean, std
     ids: list[str]         # (m,) row identities
+    source: str            # where the values come from, for messages: "the 'votes' column"
 
 
 class Task:
@@ -99,8 +100,9 @@ class Task:
         """What decides which rows a model may learn from: stored with checkpoints, compared on reload."""
         raise NotImplementedError
 
-    def prediction_rows(self, inputs: InputBuilder, source: Path, batch_size: int) -> Iterator[tuple[pd.DataFrame, pd.Index, np.ndarray]]:
-        """Per chunk of ``source``: the output frame (``prediction_columns``), the scorable rows, their raw inputs."""
+    def prediction_rows(self, checkpoint, source: Path, batch_size: int) -> Iterator[tuple[pd.DataFrame, pd.Index, np.ndarray]]:
+        """Per chunk of ``source``: the output frame (``prediction_columns``), the scorable rows, their raw inputs
+        (built by ``checkpoint.inputs``, from a file in the format ``checkpoint`` was trained on)."""
         raise NotImplementedError
 
     def fill_predictions(self, frame: pd.DataFrame, rows: pd.Index, standardised: np.ndarray, scale: TargetScale) -> pd.DataFrame:

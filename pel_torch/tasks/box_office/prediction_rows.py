@@ -12,27 +12,30 @@ import pandas as pd
 from pel_torch.data import schema
 from pel_torch.data.cleaning import to_canonical
 from pel_torch.data.files import read_chunks
+from pel_torch.data.table import map_columns
 from pel_torch.errors import DataError
 from pel_torch.tasks.box_office.featurizer import FilmFeaturizer
 
 OUTPUT_COLUMNS = ("id", "title", "predicted_revenue_usd", "predicted_log1p_revenue", "reason")
 
 
-def featurized_chunks(featurizer: FilmFeaturizer, source: Path, batch_size: int):
-    """Per chunk: the output frame (predictions empty), the scorable rows, and their raw features."""
-    offset = 0
+def featurized_chunks(featurizer: FilmFeaturizer, source: Path, batch_size: int, options: dict):
+    """Per chunk: the output frame (predictions empty), the scorable rows, and their raw features.
+
+    ``options``: the training data's loader options; a file in the training file's own format
+    (its ``columns`` mapping, its ``list_separator``) is read as that file was."""
     for chunk in read_chunks(source, batch_size, what="film table"):
-        yield _prepare_chunk(chunk, offset, featurizer, str(source))
-        offset += len(chunk)
+        chunk = map_columns(chunk, options.get("columns"), options.get("list_separator", schema.LIST_SEPARATOR))
+        yield _prepare_chunk(chunk, featurizer, str(source))
 
 
-def _prepare_chunk(chunk, offset, featurizer, origin) -> tuple[pd.DataFrame, pd.Index, np.ndarray]:
+def _prepare_chunk(chunk, featurizer, origin) -> tuple[pd.DataFrame, pd.Index, np.ndarray]:
     if schema.TITLE not in chunk.columns:
         raise DataError(f"{origin}: no '{schema.TITLE}' column; batch prediction needs canonical columns (see README)")
     chunk = chunk.reset_index(drop=True)
     reasons = _row_problems(chunk)
-    ids = chunk[schema.ID].astype(object).where(chunk[schema.ID].notna(), None) if schema.ID in chunk else pd.Series(None, index=chunk.index)
-    ids = [str(value) if value is not None else f"row-{offset + i}" for i, value in enumerate(ids)]
+    # A film without an id keeps an empty one: the output has one row per input row, in input order.
+    ids = chunk[schema.ID].map(lambda value: "" if pd.isna(value) else str(value)) if schema.ID in chunk else [""] * len(chunk)
     out = pd.DataFrame({"id": ids, "title": chunk[schema.TITLE], "predicted_revenue_usd": np.nan,
                         "predicted_log1p_revenue": np.nan, "reason": reasons})
     good = out.index[out["reason"] == ""]

@@ -76,12 +76,19 @@ def _random(labelled, rated, seed, val_fraction, test_fraction) -> Split:
 
 def _temporal(labelled, rated, years, val_fraction, test_fraction, val_from, test_from) -> Split:
     dated = labelled[~np.isnan(years[labelled])]
+    if not len(dated):
+        raise PelError("temporal split: no box-office film has a year or release date; use split=random")
+    if val_from is not None and test_from is not None and not val_from < test_from:
+        raise PelError(f"temporal split needs split.val_from < split.test_from, got {val_from} and {test_from}; set them in that order")
     if test_from is None:
         test_from = int(np.quantile(years[dated], 1 - test_fraction, method="nearest"))
     if val_from is None:
         val_from = int(np.quantile(years[dated], 1 - test_fraction - val_fraction, method="nearest"))
     if not val_from < test_from:
-        raise PelError(f"temporal split needs val_from < test_from, got {val_from} and {test_from}; set them explicitly")
+        first, last = int(np.nanmin(years[dated])), int(np.nanmax(years[dated]))
+        span = f"every box-office film is from {first}" if first == last else f"the box-office films span only {first}-{last}"
+        raise PelError(f"temporal split: {span}, too few years to hold out later films (val_from={val_from}, "
+                       f"test_from={test_from}); use split=random, or set split.val_from < split.test_from")
     year = years[dated]
     train, val, test = dated[year < val_from], dated[(year >= val_from) & (year < test_from)], dated[year >= test_from]
     for name, part in (("train", train), ("validation", val), ("test", test)):

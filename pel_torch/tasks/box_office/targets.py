@@ -52,17 +52,21 @@ def standardise_by_year(values: np.ndarray, years: np.ndarray, window: int = 2, 
 
 
 def pretraining_set(prepared: Prepared, kind: str) -> TargetSet:
-    """The split's pretraining films that have target ``kind``, with its standardised values."""
+    """The split's pretraining films that have target ``kind``, with its standardised values (none if the table lacks it)."""
     if kind not in PRETRAINING_TARGETS:
         raise PelError(f"unknown pretraining target '{kind}'; choose from {', '.join(PRETRAINING_TARGETS)}")
     films, rows = prepared.table, prepared.split.pretrain
-    if kind == "votes_year":
-        years = films[schema.YEAR].to_numpy(dtype="float64")[rows]
-        y = standardise_by_year(target_values(films, "votes")[rows], years)
+    column = "votes" if kind == "votes_year" else kind
+    values = target_values(films, column)[rows]
+    known = ~np.isnan(values)
+    if known.sum() < 2:  # nothing to standardise with: the engine skips the target
+        y, target = np.full(len(rows), np.nan), {"name": kind, "log": False, "mean": 0.0, "std": 1.0}
+    elif kind == "votes_year":
+        y = standardise_by_year(values, films[schema.YEAR].to_numpy(dtype="float64")[rows])
         target = {"name": kind, "log": False, "mean": 0.0, "std": 1.0}
     else:
         scale = target_scale(films, kind, rows)
         y, target = scale.encode(films[kind].to_numpy(dtype="float64"))[rows], scale.to_dict()
     known = ~np.isnan(y)
     rows = rows[known]
-    return TargetSet(prepared.features[rows], y[known], target, prepared.ids[rows].tolist())
+    return TargetSet(prepared.features[rows], y[known], target, prepared.ids[rows].tolist(), f"the '{column}' column")

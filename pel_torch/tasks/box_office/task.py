@@ -7,6 +7,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from pel_torch.data import load_films, schema
+from pel_torch.errors import DataError
 from pel_torch.features.targets import TargetScale
 from pel_torch.metrics import regression_metrics
 from pel_torch.tasks.base import Prepared, Task
@@ -15,6 +16,7 @@ from pel_torch.tasks.box_office.featurizer import FilmFeaturizer
 from pel_torch.tasks.box_office.splits import make_split
 
 log = logging.getLogger(__name__)
+MIN_LABELLED = 10  # box-office films needed to split into train, validation and test
 
 
 class BoxOfficeTask(Task):
@@ -29,6 +31,11 @@ class BoxOfficeTask(Task):
         """Load, split, and featurize every film with a featurizer fitted on the split's history only
         (or with ``inputs``, already fitted: a checkpoint's)."""
         films = self.load(cfg)
+        labelled = int(films[self.main_target].notna().sum())
+        if labelled < MIN_LABELLED:
+            raise DataError(f"{self.source(cfg)}: {labelled} films have '{self.main_target}' (box office in USD), the target of "
+                            f"task box_office; at least {MIN_LABELLED} are needed. Add that column, or map yours onto it: "
+                            "data.options.columns={revenue: YOUR_COLUMN}")
         s = cfg.split
         split = make_split(films, s.kind, seed=cfg.seed, val_fraction=s.val_fraction, test_fraction=s.test_fraction,
                            val_from=s.val_from, test_from=s.test_from)
@@ -45,8 +52,18 @@ class BoxOfficeTask(Task):
             log.info(line)
         return films
 
+    def source(self, cfg) -> str:
+        """Where the films come from: the embedded data, or the user's file(s)."""
+        return "the embedded Wikidata films" if cfg.data.source == "wikidata" and not cfg.data.paths else \
+            f"{cfg.data.source} {', '.join(map(str, cfg.data.paths))}"
+
     def describe(self, cfg, prepared: Prepared) -> str:
-        return f"{cfg.data.source} films ({len(prepared.table):,})"
+        """The source, how many films, and which optional columns hold values (reports name the data they ran on)."""
+        films = prepared.table
+        present = [c for c in schema.CANONICAL_COLUMNS if c not in (schema.ID, schema.TITLE) and films[c].notna().any()]
+        absent = [c for c in schema.CANONICAL_COLUMNS if c not in present and c not in (schema.ID, schema.TITLE)]
+        return (f"{self.source(cfg)} ({len(films):,} films; columns with values: {', '.join(present)}"
+                + (f"; without: {', '.join(absent)}" if absent else "") + ")")
 
     def target_values(self, table, name: str) -> np.ndarray:
         return table[name].to_numpy(dtype="float64")
@@ -75,8 +92,9 @@ class BoxOfficeTask(Task):
             signature["seed"] = cfg.seed  # the random split is drawn from the seed
         return signature
 
-    def prediction_rows(self, inputs: FilmFeaturizer, source: Path, batch_size: int):
-        return prediction_rows.featurized_chunks(inputs, source, batch_size)
+    def prediction_rows(self, checkpoint, source: Path, batch_size: int):
+        options = checkpoint.spec["extra"].get("config", {}).get("data", {}).get("options") or {}
+        return prediction_rows.featurized_chunks(checkpoint.inputs, source, batch_size, options)
 
     def fill_predictions(self, frame, rows, standardised, scale: TargetScale):
         frame.loc[rows, "predicted_log1p_revenue"] = standardised * scale.std + scale.mean

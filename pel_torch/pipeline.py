@@ -24,10 +24,9 @@ def build_stack(cfg: DictConfig, *, progress: bool = True) -> StackedEnsemble:
     """An unfitted stack from ``cfg.stack``, seeded from ``cfg.seed``, thread-capped by ``cfg.threads``."""
     s = cfg.stack
     overrides = OmegaConf.to_container(s.learners, resolve=True) or {}
-    layers = [
-        [make_learner(name, overrides.get(name), seed=cfg.seed * 100 + depth, threads=cfg.threads) for name in s.layer]
-        for depth in range(s.n_layers)
-    ]
+    names = [list(layer) for layer in s.layers] if s.layers else [list(s.layer)] * s.n_layers
+    layers = [[make_learner(name, overrides.get(name), seed=cfg.seed * 100 + depth, threads=cfg.threads) for name in layer]
+              for depth, layer in enumerate(names)]
     return StackedEnsemble(layers, n_folds=s.n_folds, passthrough=s.passthrough, selection_rounds=s.selection_rounds,
                            seed=cfg.seed, progress=progress)
 

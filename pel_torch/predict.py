@@ -58,17 +58,17 @@ def predict_file(checkpoint: Checkpoint, task, source: str | Path, output: str |
         if trainer is None:
             model, kind = select_kernels(checkpoint.model, kernels, device)
             model_batch = min(batch_size, preferred_batch_size(model))  # chunks are read at batch_size
-            frames = (task.fill_predictions(frame, good, predict_batches(model, raw, batch_size=model_batch, device=device,
-                                                                          pad=kind == "compiled"), scale)
+            frames = ((task.fill_predictions(frame, good, predict_batches(model, raw, batch_size=model_batch, device=device,
+                                                                           pad=kind == "compiled"), scale), len(good))
                       for frame, good, raw in chunks)
         else:
             model, _ = select_kernels(checkpoint.model, "torch" if kernels == "compiled" else kernels, device)
             frames = _predict_distributed(trainer, task, model, chunks, scale, len(checkpoint.feature_names), batch_size, Path(temporary))
         rows = scored = 0
-        for frame in frames:
+        for frame, n_scored in frames:
             frame.to_csv(file, header=False, index=False)
             rows += len(frame)
-            scored += int(frame["reason"].eq("").sum())
+            scored += n_scored
         if rows == 0 or scored == 0:
             raise DataError(f"{source}: no usable rows ({rows} read, none scorable); see the README for the columns it needs")
     return PredictionSummary(rows, scored, output)
@@ -97,4 +97,4 @@ def _predict_distributed(trainer, task, model, chunks, scale, n_inputs, batch_si
         for path in row_files:
             frame = pd.read_parquet(path)
             position = frame.pop("position").to_numpy()
-            yield task.fill_predictions(frame, frame.index[position >= 0], predictions[position[position >= 0]], scale)
+            yield task.fill_predictions(frame, frame.index[position >= 0], predictions[position[position >= 0]], scale), int((position >= 0).sum())

@@ -52,7 +52,7 @@ def pretrain(cfg: DictConfig) -> StageResult:
     members, metrics, described = [], {}, {}
     for target, rows in sets.items():
         log.info("pretraining on %s rows, target %s", f"{len(rows.y):,}", target)
-        ensemble = build_stack(cfg).fit(rows.features, rows.y, prepared.groups)
+        ensemble = build_stack(cfg).fit(rows.features, rows.y, prepared.groups, prepared.sizes)
         members.append(ScaledStack(compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_)))
         logger.experiment.add_scalars(f"pretrain/{target}/selection_weights", dict(zip(ensemble.learner_names[-1], ensemble.weights_.tolist())))
         # Out-of-fold predictions of the pretraining rows: the honest prior for those among them with the task's target.
@@ -126,7 +126,7 @@ def fit_scratch(cfg, prepared: Prepared, y: np.ndarray) -> ScaledStack:
                        f"({MIN_ROWS_PER_FOLD} per fold, {needed} in all); add rows or lower stack.n_folds")
     val = prepared.split.val
     # The head is chosen on the validation rows: on a temporal split they follow the training rows in time.
-    ensemble = build_stack(cfg).fit(prepared.features[train], y[train], prepared.groups).select_on(prepared.features[val], y[val])
+    ensemble = build_stack(cfg).fit(prepared.features[train], y[train], prepared.groups, prepared.sizes).select_on(prepared.features[val], y[val])
     return ScaledStack(compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_))
 
 

@@ -54,7 +54,37 @@ SMALL = {  # quick settings: the contract under test is parity, not accuracy
     "xgboost": {"n_estimators": 60},
     "neural_net": {"max_epochs": 8, "hidden": (64, 32)},
     "linear": {},
+    "mf": {"max_epochs": 3, "dim": 8},
+    "svdpp": {"max_epochs": 3, "dim": 8},
+    "neumf": {"max_epochs": 3, "dim": 8, "hidden": (16,)},
+    "lstm": {"max_epochs": 2, "dim": 8, "hidden": 8},
+    "cnn": {"max_epochs": 2, "dim": 8, "hidden": 8},
 }
+
+
+@pytest.fixture(scope="session")
+def id_rows():
+    """Synthetic ratings for learners that read ids and histories: (X (n, 2 + 3k) float32, y, groups, sizes)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n, users, items, k = 800, 30, 40, 5
+    user, item = rng.integers(1, users + 1, n), rng.integers(1, items + 1, n)
+    history = np.column_stack([rng.integers(0, items + 1, (n, k)), rng.normal(size=(n, k)), rng.exponential(size=(n, k))])
+    y = rng.normal(size=users + 1)[user] + rng.normal(size=items + 1)[item] + 0.3 * rng.normal(size=n)
+    X = np.column_stack([user, item, history]).astype(np.float32)
+    groups = {"user": np.array([0]), "item": np.array([1]), "history": np.arange(2, 2 + 3 * k)}
+    return X, y, groups, {"user": users + 1, "item": items + 1, "history": k}
+
+
+def learner_rows(learner, box_office, id_rows):
+    """What ``learner`` reads, fitted rows first: ``(X, y, sizes, n_train)``, real film features or synthetic ids."""
+    import numpy as np
+
+    if learner.inputs == ("features",):
+        return box_office["X"], box_office["y"], None, box_office["n_train"]
+    X, y, groups, sizes = id_rows
+    return X[:, np.concatenate([groups[g] for g in learner.inputs])], y, sizes, 600
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,7 @@ def test_registry_rejects_duplicates_and_unknown_names():
         _registry(MeanLearner, MeanLearner)
     with pytest.raises(PelError, match="unknown learner 'svm'"):
         make_learner("svm")
-    assert set(LEARNERS) == {"catboost", "random_forest", "lightgbm", "xgboost", "neural_net", "extra_trees", "linear"}
+    assert set(LEARNERS) == {"catboost", "random_forest", "lightgbm", "xgboost", "neural_net", "extra_trees", "linear", "mf", "svdpp", "neumf", "lstm", "cnn"}
 
 
 @pytest.mark.parametrize("name, params, message", [
@@ -68,12 +68,13 @@ def test_bad_fold_settings(n_rows, n_folds, message):
 
 
 @pytest.mark.parametrize("name", sorted(LEARNERS))
-def test_same_seed_same_predictions(name, box_office):
-    from conftest import SMALL
+def test_same_seed_same_predictions(name, box_office, id_rows):
+    from conftest import SMALL, learner_rows
 
-    X, y = box_office["X"][:300], box_office["y"][:300]
-    first = make_learner(name, SMALL[name], seed=5).fit(X, y).predict(X)
-    second = make_learner(name, SMALL[name], seed=5).fit(X, y).predict(X)
+    X, y, sizes, _ = learner_rows(make_learner(name), box_office, id_rows)
+    X, y = X[:300], y[:300]
+    first = make_learner(name, SMALL[name], seed=5).fit(X, y, sizes).predict(X)
+    second = make_learner(name, SMALL[name], seed=5).fit(X, y, sizes).predict(X)
     np.testing.assert_array_equal(first, second)
 
 

@@ -24,9 +24,8 @@ TREE_PARSERS = {
 CONVERTERS = {
     **{name: (lambda learner, parse=parse: tree_module(parse(learner))) for name, parse in TREE_PARSERS.items()},
     "catboost": lambda learner: ObliviousEnsemble.from_arrays(parse_catboost(learner.model_)),
-    # The network and the linear model are already torch modules; a copy keeps later fine-tuning off the fitted learner.
-    "neural_net": lambda learner: copy.deepcopy(learner.model_).eval(),
-    "linear": lambda learner: copy.deepcopy(learner.model_).eval(),
+    # Networks, embeddings and the linear model are torch modules already; a copy keeps later fine-tuning off the fitted learner.
+    **{name: (lambda learner: copy.deepcopy(learner.model_).eval()) for name in ("neural_net", "linear", "mf", "svdpp", "neumf", "lstm", "cnn")},
 }
 
 

@@ -40,7 +40,10 @@ class Learner:
         """Start later fits from ``pretrained``, this learner's compiled module from a pretrained stack
         (``finetune.strategy=refit``), where the model allows it. Trees cannot: they are refitted."""
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "Learner":
+    def fit(self, X: np.ndarray, y: np.ndarray, sizes: dict[str, int] | None = None) -> "Learner":
+        """``sizes``: how many ids each id group of the task holds (``Prepared.sizes``), so the embedding
+        tables of every fold model have the same rows whichever ids its fold happens to hold."""
+        self.sizes_ = dict(sizes or {})
         try:
             return self._fit(X, y)
         except TypeError as err:

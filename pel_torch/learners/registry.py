@@ -2,6 +2,10 @@
 
 from pel_torch.learners.base import Learner
 from pel_torch.learners.linear import LinearLearner
+from pel_torch.learners.matrix_factorization import MatrixFactorizationLearner
+from pel_torch.learners.neumf import NeuMFLearner
+from pel_torch.learners.sequence import ConvolutionLearner, SequenceLearner
+from pel_torch.learners.svdpp import SVDppLearner
 from pel_torch.learners.neural_net import NeuralNetLearner
 from pel_torch.learners.trees import (CatBoostLearner, ExtraTreesLearner, LightGBMLearner, RandomForestLearner,
                                       XGBoostLearner)
@@ -18,7 +22,7 @@ def _registry(*classes: type[Learner]) -> dict[str, type[Learner]]:
 
 
 LEARNERS = _registry(CatBoostLearner, RandomForestLearner, LightGBMLearner, XGBoostLearner, NeuralNetLearner, ExtraTreesLearner,
-                     LinearLearner)
+                     LinearLearner, MatrixFactorizationLearner, SVDppLearner, NeuMFLearner, SequenceLearner, ConvolutionLearner)
 PAPER_LAYER = ("catboost", "random_forest", "lightgbm", "xgboost", "neural_net")
 
 

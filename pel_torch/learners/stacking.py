@@ -35,9 +35,11 @@ class StackedEnsemble:
         self.seed = seed
         self.progress = progress
 
-    def fit(self, X: np.ndarray, y: np.ndarray, groups: dict[str, np.ndarray] | None = None) -> "StackedEnsemble":
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: dict[str, np.ndarray] | None = None,
+            sizes: dict[str, int] | None = None) -> "StackedEnsemble":
         """``X`` (n, n_inputs) float32, ``y`` (n,) float64. ``groups``: the columns of ``X`` in each
-        named input group (``Learner.inputs``); None for one group, ``features``, of every column."""
+        named input group (``Learner.inputs``); None for one group, ``features``, of every column.
+        ``sizes``: how many ids each id group holds (``Learner.fit``)."""
         folds = fold_indices(len(y), self.n_folds, self.seed)
         total = sum(len(layer) for layer in self.layers) * self.n_folds
         self.layers_, inputs, n_previous = [], X, 0
@@ -47,7 +49,7 @@ class StackedEnsemble:
                 bar.update()
 
             for depth, learners in enumerate(self.layers, start=1):
-                bagged = [BaggedLearner(learner, folds, self._columns(learner, groups, X.shape[1], n_previous)).fit(inputs, y, on_fold)
+                bagged = [BaggedLearner(learner, folds, self._columns(learner, groups, X.shape[1], n_previous)).fit(inputs, y, on_fold, sizes)
                           for learner in learners]
                 self.layers_.append(bagged)
                 oof = np.column_stack([b.oof_ for b in bagged])

@@ -4,11 +4,16 @@ from torch import nn
 
 from pel_torch.compile.tree_modules import ObliviousEnsemble, PerfectTreeEnsemble, TreeEnsemble
 from pel_torch.learners.linear import LinearModel
+from pel_torch.learners.matrix_factorization import MatrixFactorization
+from pel_torch.learners.neumf import NeuMF
 from pel_torch.learners.neural_net import TabularMLP
+from pel_torch.learners.sequence import SequenceRegressor
+from pel_torch.learners.svdpp import SVDpp
 from pel_torch.stack.blend import Blend, ScaledStack
 from pel_torch.stack.modules import BaggedModule, EnsembleSelection, Stack, StackLayer, Standardize
 
-LEAF_MODULES = {cls.__name__: cls for cls in (TreeEnsemble, PerfectTreeEnsemble, ObliviousEnsemble, TabularMLP, LinearModel)}
+LEAF_MODULES = {cls.__name__: cls for cls in (TreeEnsemble, PerfectTreeEnsemble, ObliviousEnsemble, TabularMLP, LinearModel,
+                                               MatrixFactorization, SVDpp, NeuMF, SequenceRegressor)}
 
 
 def stack_spec(stack: Stack) -> dict:

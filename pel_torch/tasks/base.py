@@ -43,6 +43,7 @@ class Prepared:
     features: np.ndarray         # (n_rows, n_inputs) float32, standardised: what learners are fitted on
     ids: np.ndarray              # (n_rows,) str: each row's identity (the ``prior`` strategy matches on it)
     groups: dict[str, np.ndarray] | None = None   # input group -> its columns (``Learner.inputs``); None: all are features
+    sizes: dict[str, int] | None = None           # id group -> how many ids it holds, 0 the unknown one (embedding rows)
 
 
 @dataclass

@@ -1,0 +1,120 @@
+"""How each user will rate a film (MovieLens by default): ids, each user's recent ratings and features, one stack."""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
+
+from pel_torch.data.movielens import load_interactions, load_movielens
+from pel_torch.data.ratings import RatingsData
+from pel_torch.errors import DataError, PelError
+from pel_torch.features.targets import TargetScale
+from pel_torch.tasks.base import Prepared, Task, TargetSet
+from pel_torch.tasks.ratings import prediction_rows
+from pel_torch.tasks.ratings.inputs import RatingInputs
+from pel_torch.tasks.ratings.splits import make_split
+
+log = logging.getLogger(__name__)
+SOURCES = ("movielens", "interactions")
+
+
+class RatingsTask(Task):
+    """Rows are ratings; the target is the rating; ``rated`` (did the user rate the film at all,
+    against films drawn at random that they did not) is implicit feedback to pretrain on."""
+
+    name = "ratings"
+    main_target = "rating"
+    pretraining_targets = ("rated",)
+    prediction_columns = prediction_rows.OUTPUT_COLUMNS
+
+    def load(self, cfg) -> RatingsData:
+        options = OmegaConf.to_container(cfg.data.options, resolve=True) or {}
+        if cfg.data.source == "movielens":
+            if len(cfg.data.paths) > 1:
+                raise DataError(f"movielens: give one GroupLens folder (or none for the embedded ML-100K), got {len(cfg.data.paths)}")
+            data = load_movielens(cfg.data.paths[0] if cfg.data.paths else None, **options)
+        elif cfg.data.source == "interactions":
+            if len(cfg.data.paths) != 1:
+                raise DataError(f"interactions: give exactly one ratings file (user, item, rating[, timestamp]), got {len(cfg.data.paths)}")
+            data = load_interactions(cfg.data.paths[0], **options)
+        else:
+            raise DataError(f"data.source={cfg.data.source} holds films, not ratings; task=ratings reads {', '.join(SOURCES)} "
+                            "(data=movielens or data=interactions)")
+        for line in data.report.lines():
+            log.info(line)
+        return data
+
+    def prepare(self, cfg, inputs: RatingInputs | None = None) -> Prepared:
+        data = self.load(cfg)
+        split = make_split(data.ratings, cfg.split.kind, seed=cfg.seed, val_fraction=cfg.split.val_fraction,
+                           test_fraction=cfg.split.test_fraction)
+        log.info(split.describe())
+        f = cfg.features
+        inputs = inputs or RatingInputs(f.history_length, f.smoothing, f.min_occupation).fit(data, split.train)
+        raw = inputs.transform(data.ratings)
+        ids = (data.ratings["user"] + ":" + data.ratings["item"]).to_numpy()
+        return Prepared(data.ratings, split, inputs, raw, inputs.standardize(raw), ids, inputs.groups_, self.sizes(inputs))
+
+    @staticmethod
+    def sizes(inputs: RatingInputs) -> dict[str, int]:
+        return {"user": len(inputs.users_) + 1, "item": len(inputs.items_) + 1, "history": inputs.history_length}
+
+    def describe(self, cfg, prepared: Prepared) -> str:
+        source = "the embedded MovieLens-100K" if cfg.data.source == "movielens" and not cfg.data.paths else \
+            f"{cfg.data.source} {', '.join(map(str, cfg.data.paths))}"
+        ratings = prepared.table
+        return f"{source} ({len(ratings):,} ratings by {ratings['user'].nunique():,} users of {ratings['item'].nunique():,} films)"
+
+    def target_values(self, table: pd.DataFrame, name: str) -> np.ndarray:
+        return table[name].to_numpy(dtype=np.float64)
+
+    def target_scale(self, prepared: Prepared) -> TargetScale:
+        return TargetScale.fit(prepared.table["rating"].to_numpy(dtype=np.float64), prepared.split.train, "rating", log=False)
+
+    def pretraining_set(self, prepared: Prepared, target: str) -> TargetSet:
+        """Implicit feedback: each training rating is a 1, as many (user, film) pairs the user never
+        rated (drawn per user, seeded) are 0s; standardised. No rating value is read."""
+        train = prepared.split.train
+        rated = prepared.table.iloc[train]
+        rng = np.random.default_rng(0)
+        films = np.array(sorted(prepared.inputs.items_))
+        seen = set(zip(rated["user"], rated["item"]))
+        users = rated["user"].to_numpy()
+        drawn = films[rng.integers(0, len(films), len(users))]
+        unrated = np.array([(u, m) not in seen for u, m in zip(users, drawn)])
+        negatives = pd.DataFrame({"user": users[unrated], "item": drawn[unrated]})
+        raw = np.vstack([prepared.raw[train], prepared.inputs.transform(negatives)])
+        y = np.concatenate([np.ones(len(train)), np.zeros(int(unrated.sum()))])
+        y = (y - y.mean()) / y.std()
+        ids = [*prepared.ids[train], *(negatives["user"] + ":" + negatives["item"])]
+        return TargetSet(prepared.inputs.standardize(raw), y, {"name": target, "log": False, "mean": 0.0, "std": 1.0}, ids,
+                         "the training ratings (which films each user rated)")
+
+    def metrics(self, y: np.ndarray, prediction: np.ndarray, scale: TargetScale) -> dict[str, float]:
+        """RMSE and MAE in stars, and how many ratings."""
+        error = (prediction - y) * scale.std
+        return {"rmse": float(np.sqrt(np.mean(error ** 2))), "mae": float(np.mean(np.abs(error))), "ratings": float(len(y))}
+
+    def input_settings(self, cfg) -> dict:
+        f = cfg.features
+        return RatingInputs(f.history_length, f.smoothing, f.min_occupation).settings()
+
+    def load_inputs(self, arrays, spec) -> RatingInputs:
+        return RatingInputs.from_state(arrays, spec)
+
+    def split_signature(self, cfg) -> dict:
+        return {"source": cfg.data.source, "paths": [str(p) for p in cfg.data.paths], **OmegaConf.to_container(cfg.split, resolve=True),
+                "seed": cfg.seed}
+
+    def prediction_rows(self, checkpoint, source: Path, batch_size: int):
+        return prediction_rows.pair_chunks(checkpoint.inputs, source, batch_size)
+
+    def fill_predictions(self, frame, rows, standardised, scale: TargetScale):
+        frame.loc[rows, "predicted_rating"] = scale.decode(standardised)
+        return frame
+
+    def report(self, cfg) -> list[Path]:
+        raise PelError("task=ratings has no report yet (issue 9: every learner alone and the stack over u1, the five folds and "
+                       "user_temporal); python evaluate.py task=ratings prints one split's RMSE and MAE")

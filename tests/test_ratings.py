@@ -1,0 +1,154 @@
+"""The ratings task: MovieLens loaders, splits, causal inputs, and the stages end to end with tiny learners.
+
+MovieLens may not be redistributed: the small files these tests read are cut from the embedded
+ML-100K (the recbole wheel's files) into a temporary folder at test time.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import config
+from pel_torch.checkpoint import CheckpointError, load_checkpoint
+from pel_torch.data.movielens import load_interactions, load_movielens
+from pel_torch.errors import DataError, PelError
+from pel_torch.evaluation import evaluate_checkpoint
+from pel_torch.predict import predict_file
+from pel_torch.stages import finetune, pretrain, scratch
+from pel_torch.tasks.box_office import BoxOfficeTask
+from pel_torch.tasks.ratings import RatingsTask
+from pel_torch.tasks.ratings.inputs import RatingInputs
+from pel_torch.tasks.ratings.splits import make_split
+
+TINY_RATINGS = ["task=ratings", "data=interactions", "stack.n_folds=2", "stack.layers=[[mf,lstm,lightgbm],[linear]]",
+                "++stack.learners.mf.max_epochs=2", "++stack.learners.lstm.max_epochs=1", "++stack.learners.lstm.hidden=8",
+                "++stack.learners.lightgbm.n_estimators=20", "features.history_length=5", "finetune.max_epochs=1"]
+
+
+@pytest.fixture(scope="module")
+def movielens():
+    return load_movielens()
+
+
+@pytest.fixture(scope="module")
+def small_file(movielens, tmp_path_factory):
+    """6,000 ratings of the embedded ML-100K in the generic interactions format, under other column names."""
+    path = tmp_path_factory.mktemp("ratings") / "ratings.csv"
+    movielens.ratings.head(6000).rename(columns={"user": "customer", "item": "film", "rating": "stars", "timestamp": "ts"}) \
+        .drop(columns="line").to_csv(path, index=False)
+    return path
+
+
+def _config(tmp, path, *overrides, name="train"):
+    mapping = "data.options.columns={user: customer, item: film, rating: stars, timestamp: ts}"
+    return config(tmp, *TINY_RATINGS, f"data.paths=[{path}]", mapping, *overrides, name=name)
+
+
+def test_embedded_movielens_is_ml100k_in_file_order(movielens):
+    ratings = movielens.ratings
+    assert (len(ratings), ratings["user"].nunique(), ratings["item"].nunique()) == (100_000, 943, 1_682)
+    assert ratings["line"].tolist() == list(range(100_000)) and ratings.loc[0, ["user", "item"]].tolist() == ["196", "242"]
+    assert movielens.items.loc[0, "genres"] == "Animation|Children's|Comedy" and movielens.users.loc[0, "occupation"] == "technician"
+
+
+def test_u_folds_are_groupLens_file_blocks_and_validation_comes_from_the_base(movielens):
+    for k in range(5):
+        split = make_split(movielens.ratings, f"u{k + 1}", seed=0)
+        np.testing.assert_array_equal(split.test, np.arange(20_000 * k, 20_000 * (k + 1)))
+        assert len(split.val) == 8_000 and not np.isin(split.val, split.test).any()
+
+
+def test_user_temporal_tests_each_users_latest_ratings(movielens):
+    ratings = movielens.ratings
+    split = make_split(ratings, "user_temporal")
+    part = pd.Series(0, index=ratings.index)
+    part[split.val], part[split.test] = 1, 2
+    for _, rows in ratings.assign(part=part).groupby("user"):
+        rows = rows.sort_values(["timestamp", "line"])
+        assert rows["part"].is_monotonic_increasing                     # train, then validation, then test, in time
+        assert abs((rows["part"] == 2).mean() - 0.2) < 0.05
+
+
+def test_inputs_read_only_the_users_training_ratings_strictly_before(movielens):
+    ratings = movielens.ratings.head(3000)
+    split = make_split(ratings, "user_temporal")
+    data = movielens.__class__(ratings, movielens.users, movielens.items)
+    inputs = RatingInputs(history_length=4, smoothing=5.0).fit(data, split.train)
+    raw = inputs.transform(ratings)
+    names = inputs.feature_names_
+    train = ratings.iloc[split.train].sort_values(["timestamp", "line"])
+    for row in np.random.default_rng(0).choice(len(ratings), 60, replace=False):
+        rating = ratings.iloc[row]
+        earlier = train[(train["user"] == rating["user"]) & ((train["timestamp"] < rating["timestamp"])
+                        | ((train["timestamp"] == rating["timestamp"]) & (train["line"] < rating["line"])))]
+        expected = [inputs.items_[m] for m in earlier["item"].tail(4)]
+        history = raw[row, [names.index(f"history_item_{k}") for k in range(4)]]
+        np.testing.assert_array_equal(history, [0] * (4 - len(expected)) + expected)   # oldest first, padded in front
+        assert raw[row, names.index("user_prior_ratings")] == pytest.approx(np.log1p(len(earlier)))
+        centred = earlier["rating"].to_numpy() - inputs.mean_rating_
+        assert raw[row, names.index("user_mean_rating")] == pytest.approx(centred.sum() / (len(earlier) + 5.0))
+    arrays, spec = inputs.state()
+    np.testing.assert_array_equal(RatingInputs.from_state(arrays, spec).transform(ratings), raw)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("customer,film\n1,2\n", r"missing column\(s\) user, item, rating \(found: customer, film\); map yours"),
+    ("user,item,rating\n1,2,7\n", r"rating 7 in row 0 is outside the declared scale \[1, 5\] .*data.options.scale"),
+    ("user,item,rating\n1,2,good\n", r"column 'rating' has non-numeric value 'good' \(row 0\)"),
+    ("user,item,rating,timestamp\n1,2,4,yesterday\n", r"column 'timestamp' has 'yesterday' in row 0, neither Unix seconds nor a date"),
+    ("", "file is empty"),
+    ("user,item,rating\n,2,4\n", r"column 'user' is empty in row 0"),
+])
+def test_bad_ratings_files_are_one_line(tmp_path, text, message):
+    path = tmp_path / "ratings.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=message) as caught:
+        load_interactions(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_pair_rated_twice_keeps_its_latest_rating_and_is_counted(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("user,item,rating,timestamp\n1,2,4,100\n1,2,1,300\n1,3,5,200\n1,2,2,200\n")
+    data = load_interactions(path)
+    assert data.ratings[["item", "rating"]].values.tolist() == [["2", 1.0], ["3", 5.0]]
+    assert "pairs rated more than once: kept the latest rating: 2" in str(data.report)
+
+
+def test_scratch_evaluate_and_predict_with_unknown_users_and_films(small_file, tmp_path):
+    task = RatingsTask()
+    result = scratch(_config(tmp_path, small_file, "stage=scratch", "split=global_temporal"))
+    checkpoint = load_checkpoint(result.checkpoint, task)
+    assert checkpoint.spec["task"] == "ratings" and checkpoint.model.member("scratch").stack.layers[0].names == ["mf", "lstm", "lightgbm"]
+    metrics = evaluate_checkpoint(_config(tmp_path, small_file, "split=global_temporal", name="evaluate"), task, checkpoint)
+    assert 0.7 < metrics["test/rmse"] < 1.5 and metrics["test/ratings"] == 1200
+    pairs = tmp_path / "pairs.csv"
+    pd.DataFrame({"user": ["196", "196", "nobody", "", "22"], "item": ["242", "no-film", "242", "242", "377"],
+                  "timestamp": ["", "", "", "", "1998-01-01"]}).to_csv(pairs, index=False)
+    summary = predict_file(checkpoint, task, pairs, tmp_path / "predicted.csv")
+    out = pd.read_csv(tmp_path / "predicted.csv", keep_default_na=False)
+    assert summary.rows == 5 and summary.scored == 4
+    assert out["reason"].tolist() == ["", "unknown film: predicted from the user alone", "unknown user: predicted from the film alone",
+                                      "no user", ""]
+    predicted = pd.to_numeric(out["predicted_rating"], errors="coerce")
+    assert predicted.notna().tolist() == [True, True, True, False, True] and predicted.dropna().between(0.5, 5.5).all()
+    with pytest.raises(CheckpointError, match="a checkpoint of task 'ratings', not 'box_office'"):
+        load_checkpoint(result.checkpoint, BoxOfficeTask())
+
+
+def test_pretrain_on_implicit_feedback_then_finetune(small_file, tmp_path):
+    task = RatingsTask()
+    pretrained = pretrain(_config(tmp_path, small_file, "stage=pretrain", "split=global_temporal"))
+    assert 0.0 < pretrained.metrics["pretrain/rated/oof_r2"] < 1.0
+    checkpoint = load_checkpoint(finetune(_config(tmp_path, small_file, "stage=finetune", "split=global_temporal")).checkpoint, task)
+    assert checkpoint.model.names == ["rated (fine-tuned)", "scratch"]
+    metrics = evaluate_checkpoint(_config(tmp_path, small_file, "split=global_temporal", name="evaluate"), task, checkpoint)
+    assert 0.7 < metrics["test/rmse"] < 1.5
+
+
+def test_ratings_refuses_a_film_table_source_and_the_folds_protocol(tmp_path):
+    task = RatingsTask()
+    with pytest.raises(DataError, match="data.source=wikidata holds films, not ratings"):
+        task.prepare(config(tmp_path, "task=ratings", "data=wikidata"))
+    with pytest.raises(PelError, match="split=folds is the report's protocol"):
+        make_split(pd.DataFrame({"line": [0]}), "folds")

@@ -152,3 +152,26 @@ def test_ratings_refuses_a_film_table_source_and_the_folds_protocol(tmp_path):
         task.prepare(config(tmp_path, "task=ratings", "data=wikidata"))
     with pytest.raises(PelError, match="split=folds is the report's protocol"):
         make_split(pd.DataFrame({"line": [0]}), "folds")
+
+
+def test_grouplens_folders_in_their_three_formats(movielens, tmp_path):
+    head = movielens.ratings.head(40)
+    ml100k, ml1m, latest = (tmp_path / name for name in ("ml-100k", "ml-1m", "ml-latest"))
+    for folder in (ml100k, ml1m, latest):
+        folder.mkdir()
+    head[["user", "item", "rating", "timestamp"]].astype({"rating": int, "timestamp": int}).to_csv(
+        ml100k / "u.data", sep="\t", header=False, index=False)
+    (ml100k / "u.item").write_text("242|Kolya (1996)|24-Jan-1997||http://x|" + "|".join(["0"] * 5 + ["1"] + ["0"] * 13) + "\n", encoding="latin-1")
+    (ml100k / "u.user").write_text("196|49|M|writer|55105\n")
+    (ml1m / "ratings.dat").write_text("".join(f"{r.user}::{r.item}::{int(r.rating)}::{int(r.timestamp)}\n" for r in head.itertuples()))
+    (ml1m / "movies.dat").write_text("242::Kolya (1996)::Comedy\n")
+    (ml1m / "users.dat").write_text("196::M::49::20::55105\n")
+    head.rename(columns={"user": "userId", "item": "movieId"}).drop(columns="line").to_csv(latest / "ratings.csv", index=False)
+    pd.DataFrame({"movieId": ["242"], "title": ["Kolya (1996)"], "genres": ["Comedy"]}).to_csv(latest / "movies.csv", index=False)
+    for folder in (ml100k, ml1m, latest):
+        data = load_movielens(folder)
+        assert data.ratings[["user", "item", "rating"]].values.tolist() == head[["user", "item", "rating"]].values.tolist()
+        assert data.items.loc[0, ["item", "title", "year", "genres"]].tolist() == ["242", "Kolya", "1996", "Comedy"]
+    assert load_movielens(ml100k).users.loc[0, "occupation"] == "writer" and load_movielens(ml1m).users.loc[0, "age"] == "49"
+    with pytest.raises(DataError, match="no u.data, ratings.dat or ratings.csv"):
+        load_movielens(tmp_path)

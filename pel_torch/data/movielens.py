@@ -76,27 +76,31 @@ def _embedded(folder: Path, scale) -> RatingsData:
 
 
 def _ml100k(folder: Path, scale) -> RatingsData:
-    data = _read(folder / "u.data", sep="\t", names=["user", "item", "rating", "timestamp"])
-    ratings, report = to_ratings_table(data, str(folder / "u.data"), scale=scale)
-    items = users = None
-    if (folder / "u.item").is_file():
-        raw = _read(folder / "u.item", sep="|", names=["item", "title", "release_date", "video", "url", *ML100K_GENRES])
+    def items(path):
+        raw = _read(path, sep="|", names=["item", "title", "release_date", "video", "url", *ML100K_GENRES])
         flags = raw[list(ML100K_GENRES)].astype(int).astype(bool)
         genres = flags.apply(lambda row: "|".join(g for g, on in zip(ML100K_GENRES, row) if on), axis=1)
-        items = _split_title_year(raw.assign(genres=genres)[["item", "title", "genres"]])
-    if (folder / "u.user").is_file():
-        users = _read(folder / "u.user", sep="|", names=["user", "age", "gender", "occupation", "zip"])
-    return RatingsData(ratings, _keyed(users, "user"), _keyed(items, "item"), report)
+        return _split_title_year(raw.assign(genres=genres)[["item", "title", "genres"]])
+
+    return _grouplens(folder, scale, ("u.data", "\t"), ("u.item", items), ("u.user", "|", ["user", "age", "gender", "occupation", "zip"]))
 
 
 def _ml1m(folder: Path, scale) -> RatingsData:
-    data = _read(folder / "ratings.dat", sep="::", names=["user", "item", "rating", "timestamp"])
-    ratings, report = to_ratings_table(data, str(folder / "ratings.dat"), scale=scale)
-    items = users = None
-    if (folder / "movies.dat").is_file():
-        items = _split_title_year(_read(folder / "movies.dat", sep="::", names=["item", "title", "genres"]))
-    if (folder / "users.dat").is_file():
-        users = _read(folder / "users.dat", sep="::", names=["user", "gender", "age", "occupation", "zip"])
+    def items(path):
+        return _split_title_year(_read(path, sep="::", names=["item", "title", "genres"]))
+
+    return _grouplens(folder, scale, ("ratings.dat", "::"), ("movies.dat", items),
+                      ("users.dat", "::", ["user", "gender", "age", "occupation", "zip"]))
+
+
+def _grouplens(folder: Path, scale, ratings_file: tuple, items_file: tuple, users_file: tuple) -> RatingsData:
+    """A GroupLens folder: ``(name, separator)`` of the ratings, ``(name, reader)`` of the films and
+    ``(name, separator, columns)`` of the users; films and users are optional."""
+    (name, sep), (items_name, read_items), (users_name, users_sep, user_columns) = ratings_file, items_file, users_file
+    data = _read(folder / name, sep=sep, names=["user", "item", "rating", "timestamp"])
+    ratings, report = to_ratings_table(data, str(folder / name), scale=scale)
+    items = read_items(folder / items_name) if (folder / items_name).is_file() else None
+    users = _read(folder / users_name, sep=users_sep, names=user_columns) if (folder / users_name).is_file() else None
     return RatingsData(ratings, _keyed(users, "user"), _keyed(items, "item"), report)
 
 

@@ -53,3 +53,34 @@ def test_quick_table2_writes_every_model_for_both_splits(tmp_path):
         assert set(results[split]) == {"P-EL (leaves)", ABLATION, "P-EL (leaves)" + WITHOUT_HEAD, ABLATION + WITHOUT_HEAD, *BASELINES}
         assert all(len(row["r2"]) == 1 and np.isfinite(row["r2"][0]) for row in results[split].values())
     assert f"P-EL (leaves) minus {ABLATION}" in md_path.read_text()
+
+
+def test_an_interrupted_run_continues_where_it_stopped(tmp_path, monkeypatch):
+    """A five-seed Table 2 takes hours; rerunning the same command keeps the (split, seed) runs already written."""
+    from pel_torch.tasks.box_office import report
+
+    runs, interrupt_at = [], 3
+
+    def fake_run(cfg, strategies):
+        runs.append((cfg.split.kind, cfg.seed))
+        if len(runs) == interrupt_at:
+            raise RuntimeError("interrupted")
+        return {model: {"r2": 0.1 * cfg.seed} for model in models}
+
+    models = ["P-EL (leaves)", ABLATION, "P-EL (leaves)" + WITHOUT_HEAD, ABLATION + WITHOUT_HEAD, *BASELINES]
+    monkeypatch.setattr(report, "_one_run", fake_run)
+    cfg = config(tmp_path, "table2=full", "table2_seeds=2", f"reports_dir={tmp_path}/reports", name="evaluate")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        run_table2(cfg)
+    assert json.loads((tmp_path / "reports/table2.json").read_text())["meta"]["seeds_done"] == {"random": 1, "temporal": 1}
+    run_table2(cfg)
+    results = json.loads((tmp_path / "reports/table2.json").read_text())
+    assert runs == [("random", 0), ("temporal", 0), ("random", 1), ("random", 1), ("temporal", 1)]
+    assert results["temporal"]["EL"]["r2"] == [0.0, 0.1]
+    run_table2(cfg)  # a finished run is not continued: it starts afresh
+    assert runs[5:] == [("random", 0), ("temporal", 0), ("random", 1), ("temporal", 1)]
+    other = config(tmp_path, "table2=full", "table2_seeds=2", "threads=1", f"reports_dir={tmp_path}/reports", name="evaluate")
+    runs.clear()
+    interrupt_at = 0
+    run_table2(other)  # another command does not reuse these results
+    assert runs[:1] == [("random", 0)]

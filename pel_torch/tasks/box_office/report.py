@@ -60,25 +60,45 @@ def run_table2(cfg: DictConfig) -> list[Path]:
     if cfg.finetune.blend or len(targets) > 1:
         pel += [name + WITHOUT_HEAD for name in pel]
     models = pel + list(BASELINES)
-    results = {split: {model: {m: [] for m in METRICS} for model in models} for split in SPLITS}
-    started = time.perf_counter()
+    command = (f"python evaluate.py table2={cfg.table2} table2_seeds={len(seeds)} threads={cfg.threads}"
+               + ("" if cfg.table2_strategies is None else f" table2_strategies=[{','.join(strategies)}]")
+               + f" pretrain.targets=[{','.join(targets)}]"
+               + ("" if cfg.table2_ablation else " table2_ablation=false"))
     out = Path(cfg.reports_dir)
     out.mkdir(parents=True, exist_ok=True)
+    results, seconds_before = _resume(out / "table2.json", command, data, models)
+    started = time.perf_counter()
     for seed in seeds:
         for split in SPLITS:
+            if seed < len(results[split]["EL"]["r2"]):
+                continue
             for model, metrics in _one_run(_run_config(cfg, split, seed), strategies).items():
                 for name in METRICS:
                     results[split][model][name].append(metrics.get(name, float("nan")))
             log.info("table2: %s seed %d done after %.0f s", split, seed, time.perf_counter() - started)
             meta = {"data": data, "seeds_done": {s: len(results[s]["EL"]["r2"]) for s in SPLITS}, "seeds_planned": len(seeds),
-                    "mode": cfg.table2, "date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - started),
-                    "command": f"python evaluate.py table2={cfg.table2} table2_seeds={len(seeds)} threads={cfg.threads}"
-                               + ("" if cfg.table2_strategies is None else f" table2_strategies=[{','.join(strategies)}]")
-                               + f" pretrain.targets=[{','.join(targets)}]"
-                               + ("" if cfg.table2_ablation else " table2_ablation=false")}
+                    "mode": cfg.table2, "date": time.strftime("%Y-%m-%d"),
+                    "seconds": seconds_before + round(time.perf_counter() - started), "command": command}
             (out / "table2.json").write_text(json.dumps({**results, "meta": meta}, indent=1))
             (out / "table2.md").write_text(format_table(results, meta))
     return [out / "table2.json", out / "table2.md"]
+
+
+def _resume(path: Path, command: str, data: str, models: list[str]) -> tuple[dict, int]:
+    """Results of an interrupted run of the same command on the same data, so a long Table 2 continues where it stopped."""
+    fresh = {split: {model: {m: [] for m in METRICS} for model in models} for split in SPLITS}
+    if not path.exists():
+        return fresh, 0
+    try:
+        previous = json.loads(path.read_text())
+        meta = previous["meta"]
+    except (ValueError, KeyError):
+        return fresh, 0
+    same = meta.get("command") == command and meta.get("data") == data and all(set(previous.get(s, ())) == set(models) for s in SPLITS)
+    if not same or meta.get("seeds_done") == {s: meta.get("seeds_planned") for s in SPLITS}:
+        return fresh, 0
+    log.info("table2: continuing the interrupted run in %s (seeds done: %s); delete it to start afresh", path, meta["seeds_done"])
+    return {split: previous[split] for split in SPLITS}, int(meta.get("seconds", 0))
 
 
 def _run_config(cfg: DictConfig, split: str, seed: int) -> DictConfig:

@@ -4,6 +4,7 @@
     python evaluate.py predict.input=films.csv predict.output=out.csv ckpt_path=...
     python evaluate.py export.output=stack.pt2 ckpt_path=...    # a torch.export program, runs with torch alone
     python evaluate.py table2=full                              # box office: reports/table2.md and reports/table2.json
+    python evaluate.py task=ratings report=full                 # ratings: reports/ratings.md and reports/ratings.json
 """
 
 import sys
@@ -18,7 +19,7 @@ from pel_torch.errors import PelError
 @hydra.main(config_path="pel_torch/configs", config_name="evaluate", version_base="1.3")
 @exits_cleanly
 def main(cfg: DictConfig) -> None:
-    modes = {"table2": bool(cfg.table2), "predict.input/output": bool(cfg.predict.input or cfg.predict.output),
+    modes = {"report": bool(cfg.report or cfg.table2), "predict.input/output": bool(cfg.predict.input or cfg.predict.output),
              "export.output": bool(cfg.export.output)}
     chosen = [mode for mode, on in modes.items() if on]
     if len(chosen) > 1:
@@ -33,7 +34,7 @@ def main(cfg: DictConfig) -> None:
     from pel_torch.predict import predict_file
 
     task = make_task(cfg)
-    if cfg.table2:
+    if cfg.report or cfg.table2:
         print("\n".join(f"wrote {path}" for path in task.report(cfg)))
         return
     checkpoint = load_checkpoint(resolve_checkpoint(cfg, cfg.evaluate_stage), task, device=cfg.device)

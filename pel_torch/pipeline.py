@@ -8,6 +8,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import TensorBoardLogger
 
+from pel_torch.errors import PelError
 from pel_torch.learners import make_learner
 from pel_torch.learners.stacking import StackedEnsemble
 from pel_torch.tasks.base import Task
@@ -61,3 +62,14 @@ def flat_config(cfg: DictConfig) -> dict:
 
     walk("", OmegaConf.to_container(cfg, resolve=True))
     return flat
+
+
+def report_mode(cfg: DictConfig, alias: str | None = None) -> str:
+    """``report`` (or a task's own spelling of it, box office's ``table2``): full or quick."""
+    given = {key: cfg.get(key) for key in ("report", alias) if key and cfg.get(key)}
+    if len(set(given.values())) > 1:
+        raise PelError(f"{' and '.join(f'{k}={v}' for k, v in given.items())} disagree; give one of them")
+    mode = next(iter(given.values()), None)
+    if mode not in ("full", "quick"):
+        raise PelError(f"{next(iter(given), 'report')}={mode}: choose full or quick")
+    return mode

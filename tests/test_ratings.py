@@ -4,6 +4,8 @@ MovieLens may not be redistributed: the small files these tests read are cut fro
 ML-100K (the recbole wheel's files) into a temporary folder at test time.
 """
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -175,3 +177,24 @@ def test_grouplens_folders_in_their_three_formats(movielens, tmp_path):
     assert load_movielens(ml100k).users.loc[0, "occupation"] == "writer" and load_movielens(ml1m).users.loc[0, "age"] == "49"
     with pytest.raises(DataError, match="no u.data, ratings.dat or ratings.csv"):
         load_movielens(tmp_path)
+
+
+def test_report_scores_the_stack_its_learners_and_pretraining_beside_published_numbers(small_file, tmp_path):
+    from pel_torch.tasks.ratings.report import PRETRAINED, STACK
+
+    reports = tmp_path / "reports"
+    json_path, md_path = RatingsTask().report(_config(tmp_path, small_file, "report=quick", "report_splits=[u1]",
+                                                      f"reports_dir={reports}", name="evaluate"))
+    results = json.loads(json_path.read_text())
+    assert set(results) == {"u1", "meta"} and results["meta"]["splits_done"] == ["u1"]
+    assert set(results["u1"]) == {STACK, PRETRAINED, "layer 1 mf", "layer 1 lightgbm", "layer 2 linear"}
+    assert all(0.5 < row["rmse"][0] < 1.6 and row["mae"][0] <= row["rmse"][0] for row in results["u1"].values())
+    table = md_path.read_text()
+    assert "GLocal-K (picked its epoch on the test set) 0.889" in table and "their models and runs (not ours)" in table
+
+
+def test_report_refuses_an_unknown_protocol_and_two_spellings_that_disagree(tmp_path):
+    with pytest.raises(PelError, match="report_splits: unknown u9; choose from u1, folds, user_temporal"):
+        RatingsTask().report(config(tmp_path, "task=ratings", "report=quick", "report_splits=[u9]", name="evaluate"))
+    with pytest.raises(PelError, match="report=quick and table2=full disagree"):
+        BoxOfficeTask().report(config(tmp_path, "report=quick", "table2=full", name="evaluate"))

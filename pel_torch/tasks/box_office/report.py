@@ -24,7 +24,7 @@ from pel_torch.errors import PelError
 from pel_torch.evaluation import evaluate_checkpoint
 from pel_torch.finetuning import STRATEGIES
 from pel_torch.learners import make_learner
-from pel_torch.pipeline import make_task
+from pel_torch.pipeline import make_task, report_mode
 from pel_torch.stack.blend import Blend
 from pel_torch.stages import finetune, main_target, pretrain, pretraining_targets, scratch
 
@@ -45,9 +45,8 @@ QUICK = {"stack": {"learners": {"catboost": {"iterations": 40}, "random_forest":
 
 def run_table2(cfg: DictConfig) -> list[Path]:
     """Runs every (split, seed), interleaving splits, and rewrites the reports after each one."""
-    if cfg.table2 not in ("full", "quick"):
-        raise PelError(f"table2={cfg.table2}: choose full or quick")
-    seeds = list(range(cfg.table2_seeds if cfg.table2 == "full" else 1))
+    mode = report_mode(cfg, "table2")
+    seeds = list(range(cfg.table2_seeds if mode == "full" else 1))
     strategies = list(cfg.table2_strategies or [cfg.finetune.strategy])
     unknown = sorted(set(strategies) - set(STRATEGIES))
     if unknown:
@@ -60,7 +59,7 @@ def run_table2(cfg: DictConfig) -> list[Path]:
     if cfg.finetune.blend or len(targets) > 1:
         pel += [name + WITHOUT_HEAD for name in pel]
     models = pel + list(BASELINES)
-    command = (f"python evaluate.py table2={cfg.table2} table2_seeds={len(seeds)} threads={cfg.threads}"
+    command = (f"python evaluate.py table2={mode} table2_seeds={len(seeds)} threads={cfg.threads}"
                + ("" if cfg.table2_strategies is None else f" table2_strategies=[{','.join(strategies)}]")
                + f" pretrain.targets=[{','.join(targets)}]"
                + ("" if cfg.table2_ablation else " table2_ablation=false"))
@@ -77,7 +76,7 @@ def run_table2(cfg: DictConfig) -> list[Path]:
                     results[split][model][name].append(metrics.get(name, float("nan")))
             log.info("table2: %s seed %d done after %.0f s", split, seed, time.perf_counter() - started)
             meta = {"data": data, "seeds_done": {s: len(results[s]["EL"]["r2"]) for s in SPLITS}, "seeds_planned": len(seeds),
-                    "mode": cfg.table2, "date": time.strftime("%Y-%m-%d"),
+                    "mode": mode, "date": time.strftime("%Y-%m-%d"),
                     "seconds": seconds_before + round(time.perf_counter() - started), "command": command}
             (out / "table2.json").write_text(json.dumps({**results, "meta": meta}, indent=1))
             (out / "table2.md").write_text(format_table(results, meta))
@@ -102,12 +101,13 @@ def _resume(path: Path, command: str, data: str, models: list[str]) -> tuple[dic
 
 
 def _run_config(cfg: DictConfig, split: str, seed: int) -> DictConfig:
+    mode = report_mode(cfg, "table2")
     split_cfg = OmegaConf.load(resources.files("pel_torch.configs").joinpath("split", f"{split}.yaml").open())
     cfg = copy.deepcopy(cfg)
     OmegaConf.set_struct(cfg, False)  # quick mode adds learner settings the defaults leave open
     run = OmegaConf.merge(cfg, {"split": split_cfg, "seed": seed, "ckpt_path": None,
                                 "checkpoints_dir": str(Path(cfg.checkpoints_dir, "table2", f"{split}-seed{seed}"))})
-    if cfg.table2 == "quick":
+    if mode == "quick":
         run = OmegaConf.merge(run, QUICK)
     return run
 

@@ -174,7 +174,7 @@ class _SideTables:
         blocks += [(gender == g).to_numpy() for g in self.vocabulary["gender"]]
         blocks += [(occupation == o).to_numpy() for o in self.vocabulary["occupation"]]
         blocks.append((occupation.notna() & ~occupation.isin(self.vocabulary["occupation"])).to_numpy())
-        genres = items.map(self.genres).fillna("")
+        genres = items.map(self.genres).astype(object).fillna("")  # all-unknown films map to float NaN
         blocks += [genres.str.split("|").map(lambda gs, g=g: g in gs).to_numpy() for g in self.vocabulary["genres"]]
         return np.column_stack(blocks).astype(np.float64)
 

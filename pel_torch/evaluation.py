@@ -28,4 +28,7 @@ def evaluate_checkpoint(cfg: DictConfig, task, checkpoint: Checkpoint) -> dict[s
     y = scale.encode(task.target_values(prepared.table, scale.name))[test]
     model, kind = select_kernels(checkpoint.model, cfg.kernels, cfg.device)
     prediction = predict_batches(model, prepared.raw[test], device=cfg.device, pad=kind == "compiled")
-    return {f"test/{name}": value for name, value in task.metrics(y, prediction, scale).items()}
+    metrics = {f"test/{name}": value for name, value in task.metrics(y, prediction, scale).items()}
+    for group, rows in task.test_groups(prepared).items():
+        metrics.update({f"test/{group}/{name}": value for name, value in task.metrics(y[rows], prediction[rows], scale).items()})
+    return metrics

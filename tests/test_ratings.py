@@ -124,6 +124,7 @@ def test_scratch_evaluate_and_predict_with_unknown_users_and_films(small_file, t
     assert checkpoint.spec["task"] == "ratings" and checkpoint.model.member("scratch").stack.layers[0].names == ["mf", "lstm", "lightgbm"]
     metrics = evaluate_checkpoint(_config(tmp_path, small_file, "split=global_temporal", name="evaluate"), task, checkpoint)
     assert 0.7 < metrics["test/rmse"] < 1.5 and metrics["test/ratings"] == 1200
+    assert metrics["test/warm_users/ratings"] + metrics["test/cold_users/ratings"] == 1200 and metrics["test/cold_users/ratings"] > 0
     pairs = tmp_path / "pairs.csv"
     pd.DataFrame({"user": ["196", "196", "nobody", "", "22"], "item": ["242", "no-film", "242", "242", "377"],
                   "timestamp": ["", "", "", "", "1998-01-01"]}).to_csv(pairs, index=False)
@@ -191,6 +192,7 @@ def test_report_scores_the_stack_its_learners_and_pretraining_beside_published_n
     assert all(0.5 < row["rmse"][0] < 1.6 and row["mae"][0] <= row["rmse"][0] for row in results["u1"].values())
     table = md_path.read_text()
     assert "GLocal-K (picked its epoch on the test set) 0.889" in table and "their models and runs (not ours)" in table
+    assert "stack.layers=[['mf', 'lightgbm'], ['linear']] stack.n_folds=2" in table
 
 
 def test_report_refuses_an_unknown_protocol_and_two_spellings_that_disagree(tmp_path):

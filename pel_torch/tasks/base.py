@@ -110,6 +110,10 @@ class Task:
         """Write standardised predictions of ``rows`` into ``frame`` in the target's own units."""
         raise NotImplementedError
 
+    def test_groups(self, prepared: Prepared) -> dict[str, np.ndarray]:
+        """Named parts of the test rows scored apart as well (boolean masks over ``prepared.split.test``); none by default."""
+        return {}
+
     def report(self, cfg) -> list[Path]:
         """The task's published-style report (box office: Table 2); returns the files written."""
         raise NotImplementedError

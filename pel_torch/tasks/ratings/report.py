@@ -60,13 +60,15 @@ def run_report(cfg: DictConfig) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     started, runs = time.perf_counter(), {}
     for split in splits:
-        runs[split], data = _one_split(_split_config(cfg, split))
+        run_cfg = _split_config(cfg, split)
+        runs[split], data = _one_split(run_cfg)
         log.info("report: %s done after %.0f s", split, time.perf_counter() - started)
         results = {p: _gather([runs[s] for s in PROTOCOLS[p] if s in runs]) for p in protocols}
         meta = {"data": data, "date": time.strftime("%Y-%m-%d"),
                 "seconds": round(time.perf_counter() - started), "splits_done": list(runs), "mode": mode,
                 "command": f"python evaluate.py task=ratings report={mode} threads={cfg.threads} "
-                           f"report_splits=[{','.join(protocols)}]", "published": PUBLISHED}
+                           f"report_splits=[{','.join(protocols)}]", "published": PUBLISHED,
+                "stack": f"stack.layers={OmegaConf.to_container(run_cfg.stack.layers)} stack.n_folds={run_cfg.stack.n_folds}"}
         (out / "ratings.json").write_text(json.dumps({**results, "meta": meta}, indent=1))
         (out / "ratings.md").write_text(format_report(results, meta))
     return [out / "ratings.json", out / "ratings.md"]
@@ -116,6 +118,7 @@ def _gather(runs: list[dict]) -> dict[str, dict[str, list[float]]]:
 def format_report(results: dict, meta: dict) -> str:
     lines = [f"# Ratings report ({meta['date']})", "", f"Data: {meta['data']}.", "",
              f"Command: `{meta['command']}` ({meta['seconds']} s; splits done: {', '.join(meta['splits_done'])}).",
+             f"Stack: `{meta['stack']}`.",
              "RMSE and MAE in stars on each split's test ratings; over folds, mean ± std with one number per fold.",
              f"`{STACK}` is the compiled stack with its head chosen on validation; `layer k name` is one of its bagged",
              f"learners, read from the same module; `{PRETRAINED}` adds the stack pretrained on which films each user rated.", ""]

@@ -97,6 +97,12 @@ class RatingsTask(Task):
         error = (prediction - y) * scale.std
         return {"rmse": float(np.sqrt(np.mean(error ** 2))), "mae": float(np.mean(np.abs(error))), "ratings": float(len(y))}
 
+    def test_groups(self, prepared: Prepared) -> dict[str, np.ndarray]:
+        """Warm users (with training ratings) and cold users (none), apart, where the split has both (global_temporal)."""
+        users = prepared.table["user"].to_numpy()
+        cold = ~np.isin(users[prepared.split.test], users[prepared.split.train])
+        return {"warm_users": ~cold, "cold_users": cold} if cold.any() and not cold.all() else {}
+
     def input_settings(self, cfg) -> dict:
         f = cfg.features
         return RatingInputs(f.history_length, f.smoothing, f.min_occupation).settings()

@@ -188,7 +188,8 @@ def test_report_scores_the_stack_its_learners_and_pretraining_beside_published_n
                                                       f"reports_dir={reports}", name="evaluate"))
     results = json.loads(json_path.read_text())
     assert set(results) == {"u1", "meta"} and results["meta"]["splits_done"] == ["u1"]
-    assert set(results["u1"]) == {STACK, PRETRAINED, "layer 1 mf", "layer 1 lightgbm", "layer 2 linear"}
+    assert set(results["u1"]) == {STACK, PRETRAINED, "layer 1 mf", "layer 1 lightgbm", "layer 2 linear", "global mean", "user + film biases"}
+    assert results["u1"]["user + film biases"]["rmse"][0] < results["u1"]["global mean"]["rmse"][0]
     assert all(0.5 < row["rmse"][0] < 1.6 and row["mae"][0] <= row["rmse"][0] for row in results["u1"].values())
     table = md_path.read_text()
     assert "GLocal-K (picked its epoch on the test set) 0.889" in table and "their models and runs (not ours)" in table
@@ -200,3 +201,19 @@ def test_report_refuses_an_unknown_protocol_and_two_spellings_that_disagree(tmp_
         RatingsTask().report(config(tmp_path, "task=ratings", "report=quick", "report_splits=[u9]", name="evaluate"))
     with pytest.raises(PelError, match="report=quick and table2=full disagree"):
         BoxOfficeTask().report(config(tmp_path, "report=quick", "table2=full", name="evaluate"))
+
+
+def test_bias_baseline_recovers_planted_user_and_film_offsets():
+    from pel_torch.tasks.ratings.baselines import global_mean, user_film_biases
+
+    rng = np.random.default_rng(0)
+    users, films = rng.integers(0, 50, 20000).astype(str), rng.integers(0, 40, 20000).astype(str)
+    offset_user, offset_film = rng.normal(0, 0.5, 50), rng.normal(0, 0.5, 40)
+    offset_user, offset_film = offset_user - offset_user.mean(), offset_film - offset_film.mean()  # so the mean is 3.5
+    rating = 3.5 + offset_user[users.astype(int)] + offset_film[films.astype(int)] + rng.normal(0, 0.3, 20000)
+    train = pd.DataFrame({"user": users, "item": films, "rating": rating})
+    test = pd.DataFrame({"user": ["0", "1", "new"], "item": ["0", "new", "2"]})
+    truth = 3.5 + np.array([offset_user[0] + offset_film[0], offset_user[1], offset_film[2]])
+    predicted = user_film_biases(train, test, reg_user=1.0, reg_film=1.0)
+    assert np.abs(predicted - truth).max() < 0.1   # unknown user or film: bias 0, the other bias kept
+    assert np.allclose(global_mean(train, test), rating.mean())

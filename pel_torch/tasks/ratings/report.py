@@ -8,7 +8,8 @@ fits it (learners bagged over ``stack.n_folds`` folds, the head chosen on valida
 - ``stack, pretrained``: the stack pretrained on implicit feedback (which films each user rated),
   fine-tuned on the ratings and headed with ``stack``, as ``stage=pretrain`` then ``stage=finetune`` do;
 - every learner of the stack, bagged as in the stack, read from the same compiled module
-  (``layer 1 mf``, ...), so every row is scored on the same test ratings by the same fit.
+  (``layer 1 mf``, ...), so every row is scored on the same test ratings by the same fit;
+- ``global mean`` and ``user + film biases`` (baselines.py), fitted on the training ratings.
 ``folds`` runs u1 .. u5 and lists one number per fold; u1's run is shared with the ``u1`` row.
 Published numbers, from other people's models and runs, are printed beside ours and labelled as such.
 """
@@ -28,12 +29,14 @@ from pel_torch.errors import PelError
 from pel_torch.evaluation import evaluate_checkpoint
 from pel_torch.pipeline import make_task, report_mode
 from pel_torch.stages import finetune, main_target, pretrain, scratch
+from pel_torch.tasks.ratings.baselines import global_mean, user_film_biases
 from pel_torch.tasks.ratings.splits import U_FOLDS
 
 log = logging.getLogger(__name__)
 PROTOCOLS = {"u1": ("u1",), "folds": U_FOLDS, "user_temporal": ("user_temporal",)}
 METRICS = ("rmse", "mae")
 STACK, PRETRAINED = "stack", "stack, pretrained"
+BASELINES = {"global mean": global_mean, "user + film biases": user_film_biases}
 # Their models, their runs: RMSE on ML-100K (issue 9; Surprise's README for its 5-fold table).
 PUBLISHED = {
     "u1": {"GLocal-K (picked its epoch on the test set)": 0.889, "MG-GAT": 0.890, "GraphRec with features": 0.897,
@@ -99,6 +102,10 @@ def _one_split(cfg: DictConfig) -> tuple[dict[str, dict[str, float]], str]:
     for depth, (layer, outputs) in enumerate(zip(stack.stack.layers, layers)):
         for j, name in enumerate(layer.names):
             scores[f"layer {depth + 1} {name}"] = task.metrics(y[test], outputs[:, j].numpy(), scale)
+    table = prepared.table
+    for name, baseline in BASELINES.items():
+        predicted = baseline(table.iloc[prepared.split.train], table.iloc[test])
+        scores[name] = task.metrics(y[test], scale.encode(predicted), scale)
     pretrained = pretrain(OmegaConf.merge(cfg, {"stage": "pretrain"}))
     tuned = finetune(OmegaConf.merge(cfg, {"stage": "finetune", "ckpt_path": str(pretrained.checkpoint),
                                            "finetune": {"blend_ckpt": str(el.checkpoint)}}))

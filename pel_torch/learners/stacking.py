@@ -58,7 +58,7 @@ class StackedEnsemble:
                 inputs, n_previous = self._next_inputs(oof, X), oof.shape[1]
         self.oof_ = oof
         self.weights_ = ensemble_selection(oof, y, self.selection_rounds)
-        log.info("selection weights %s; out-of-fold R2 %.4f", dict(zip(self.learner_names[-1], self.weights_.round(3))), r2_score(y, oof @ self.weights_))
+        log.info("selection weights: %s; out-of-fold R2 %.4f", self._weights_text(), r2_score(y, oof @ self.weights_))
         return self
 
     def select_on(self, X: np.ndarray, y: np.ndarray) -> "StackedEnsemble":
@@ -69,8 +69,11 @@ class StackedEnsemble:
         out of fold and worst later on: on the temporal split the out-of-fold head weighted them and
         lost 0.03 test R2 to the stack's own network (docs/RESULTS.md, "The stack and its members")."""
         self.weights_ = ensemble_selection(self.predict_layers(X)[-1], y, self.selection_rounds)
-        log.info("selection weights on %d held-out rows %s", len(y), dict(zip(self.learner_names[-1], self.weights_.round(3))))
+        log.info("selection weights on %d held-out rows: %s", len(y), self._weights_text())
         return self
+
+    def _weights_text(self) -> str:
+        return ", ".join(f"{name} {weight:.2f}" for name, weight in zip(self.learner_names[-1], self.weights_) if weight > 0)
 
     @property
     def learner_names(self) -> list[list[str]]:

@@ -75,7 +75,7 @@ class PELModule(pl.LightningModule):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        self.model.eval()
+        self.model.eval()  # fine-tuned as the function it was fitted as: its networks' dropout stays off
         return self
 
     def training_step(self, batch, batch_index):

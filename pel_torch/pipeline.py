@@ -1,6 +1,7 @@
 """Objects built from config, in one place: entry points, stages and tests call these functions."""
 
 import time
+import warnings
 
 import pytorch_lightning as pl
 import torch
@@ -44,6 +45,10 @@ def build_trainer(cfg: DictConfig, *, max_epochs: int, callbacks=(), single_devi
         # A compiled stack holds thousands of small tensors; passing each through its own file
         # descriptor to the spawned processes fails ("unable to resize file"), files do not.
         torch.multiprocessing.set_sharing_strategy("file_system")
+    # The stack stays in eval mode while it learns (lit.py), which Lightning warns about; the pytree
+    # deprecation notice is Lightning's own business.
+    warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     return instantiate(cfg.trainer, max_epochs=max_epochs, callbacks=list(callbacks),
                        logger=build_logger(cfg) if logger else False, **placement)
 

@@ -1,0 +1,72 @@
+"""Ratings per second of a ratings checkpoint: the compiled module alone, and a pairs file end to end.
+
+    python benchmarks/ratings_speed.py --checkpoint checkpoints/scratch/X.safetensors [--rows 200000] [--json docs/ratings_speed.json]
+
+- ``module``: the compiled module (every learner of the stack and its heads, one torch module) on
+  raw inputs already built, with the default kernels, median of ``--repeats`` calls;
+- ``file``: ``predict_file`` on a CSV of (user, item) pairs drawn from the users and films the
+  checkpoint was trained on, building each pair's inputs (the user's history, side features) and
+  writing the output CSV: what ``python evaluate.py task=ratings predict.input=...`` costs.
+"""
+
+import argparse
+import logging
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from common import write_report
+from pel_torch.checkpoint import load_checkpoint
+from pel_torch.inference import predict_batches, select_kernels
+from pel_torch.predict import predict_file
+from pel_torch.tasks.ratings import RatingsTask
+from pel_torch.threads import limit_threads
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    logging.disable(logging.INFO)
+    limit_threads(args.threads)
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    task = RatingsTask()
+    checkpoint = load_checkpoint(args.checkpoint, task)
+    inputs, rng = checkpoint.inputs, np.random.default_rng(0)
+    # Known users and films, undated: scored as of the latest training rating, after the user's whole history.
+    pairs = pd.DataFrame({"user": rng.choice(list(inputs.users_), args.rows), "item": rng.choice(list(inputs.items_), args.rows)})
+    raw = inputs.transform(pairs)
+    model, kind = select_kernels(checkpoint.model, "auto", "cpu")
+    predict_batches(model, raw[:1000], pad=kind == "compiled")  # warm-up
+    seconds = []
+    for _ in range(args.repeats):
+        tic = time.perf_counter()
+        predict_batches(model, raw, pad=kind == "compiled")
+        seconds.append(time.perf_counter() - tic)
+    module_rate = args.rows / statistics.median(seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        source, output = Path(tmp, "pairs.csv"), Path(tmp, "predicted.csv")
+        pairs.to_csv(source, index=False)
+        tic = time.perf_counter()
+        predict_file(checkpoint, task, source, output)
+        file_rate = args.rows / (time.perf_counter() - tic)
+    print(f"{args.rows:,} ratings, {args.threads} threads, {kind} kernels")
+    print(f"| path | ratings/s |\n|---|---|\n| compiled module | {module_rate:,.0f} |\n| pairs file end to end | {file_rate:,.0f} |")
+    if args.json:
+        write_report(args.json, "ratings_speed.py", started, results={"module_ratings_per_s": module_rate, "file_ratings_per_s": file_rate},
+                     meta={"checkpoint": str(args.checkpoint), "rows": args.rows, "threads": args.threads, "kernels": kind})
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()

@@ -17,6 +17,7 @@ Published numbers, from other people's models and runs, are printed beside ours 
 import json
 import logging
 import time
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -50,7 +51,7 @@ QUICK = {"stack": {"n_folds": 2, "layers": [["mf", "lightgbm"], ["linear"]],
 
 
 def run_report(cfg: DictConfig) -> list[Path]:
-    """Runs every split the protocols need, once each, and rewrites the reports after each one."""
+    """Runs every split the protocols need, once each, and rewrites the reports as each one's rows come in."""
     mode = report_mode(cfg)
     protocols = list(cfg.report_splits)
     unknown = [p for p in protocols if p not in PROTOCOLS]
@@ -64,16 +65,16 @@ def run_report(cfg: DictConfig) -> list[Path]:
     started, runs = time.perf_counter(), {}
     for split in splits:
         run_cfg = _split_config(cfg, split)
-        runs[split], data = _one_split(run_cfg)
+        for runs[split], data in _one_split(run_cfg):
+            results = {p: _gather([runs[s] for s in PROTOCOLS[p] if s in runs]) for p in protocols}
+            meta = {"data": data, "date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - started),
+                    "splits_done": [s for s in runs if PRETRAINED in runs[s]], "mode": mode, "published": PUBLISHED,
+                    "command": f"python evaluate.py task=ratings report={mode} threads={cfg.threads} "
+                               f"report_splits=[{','.join(protocols)}]",
+                    "stack": f"stack.layers={OmegaConf.to_container(run_cfg.stack.layers)} stack.n_folds={run_cfg.stack.n_folds}"}
+            (out / "ratings.json").write_text(json.dumps({**results, "meta": meta}, indent=1))
+            (out / "ratings.md").write_text(format_report(results, meta))
         log.info("report: %s done after %.0f s", split, time.perf_counter() - started)
-        results = {p: _gather([runs[s] for s in PROTOCOLS[p] if s in runs]) for p in protocols}
-        meta = {"data": data, "date": time.strftime("%Y-%m-%d"),
-                "seconds": round(time.perf_counter() - started), "splits_done": list(runs), "mode": mode,
-                "command": f"python evaluate.py task=ratings report={mode} threads={cfg.threads} "
-                           f"report_splits=[{','.join(protocols)}]", "published": PUBLISHED,
-                "stack": f"stack.layers={OmegaConf.to_container(run_cfg.stack.layers)} stack.n_folds={run_cfg.stack.n_folds}"}
-        (out / "ratings.json").write_text(json.dumps({**results, "meta": meta}, indent=1))
-        (out / "ratings.md").write_text(format_report(results, meta))
     return [out / "ratings.json", out / "ratings.md"]
 
 
@@ -87,8 +88,9 @@ def _split_config(cfg: DictConfig, split: str) -> DictConfig:
     return run
 
 
-def _one_split(cfg: DictConfig) -> tuple[dict[str, dict[str, float]], str]:
-    """``{model: {metric: value}}`` on the split's test ratings, and what was read."""
+def _one_split(cfg: DictConfig) -> Iterator[tuple[dict[str, dict[str, float]], str]]:
+    """``{model: {metric: value}}`` on the split's test ratings, and what was read: first without the
+    pretrained stack (hours may separate the two on a large file), then with it."""
     task = make_task(cfg)
     prepared = task.prepare(cfg)
     scale, y = main_target(task, prepared)
@@ -106,11 +108,12 @@ def _one_split(cfg: DictConfig) -> tuple[dict[str, dict[str, float]], str]:
     for name, baseline in BASELINES.items():
         predicted = baseline(table.iloc[prepared.split.train], table.iloc[test])
         scores[name] = task.metrics(y[test], scale.encode(predicted), scale)
+    yield scores, task.describe(cfg, prepared)
     pretrained = pretrain(OmegaConf.merge(cfg, {"stage": "pretrain"}))
     tuned = finetune(OmegaConf.merge(cfg, {"stage": "finetune", "ckpt_path": str(pretrained.checkpoint),
                                            "finetune": {"blend_ckpt": str(el.checkpoint)}}))
     scores[PRETRAINED] = _test_scores(cfg, task, load_checkpoint(tuned.checkpoint, task))
-    return scores, task.describe(cfg, prepared)
+    yield scores, task.describe(cfg, prepared)
 
 
 def _test_scores(cfg, task, checkpoint) -> dict[str, float]:
@@ -119,12 +122,14 @@ def _test_scores(cfg, task, checkpoint) -> dict[str, float]:
 
 
 def _gather(runs: list[dict]) -> dict[str, dict[str, list[float]]]:
-    return {model: {metric: [run[model][metric] for run in runs] for metric in METRICS} for model in runs[0]}
+    """Per model, one number per run; a model some run has not scored yet waits."""
+    models = [m for m in runs[0] if all(m in run for run in runs)]
+    return {model: {metric: [run[model][metric] for run in runs] for metric in METRICS} for model in models}
 
 
 def format_report(results: dict, meta: dict) -> str:
     lines = [f"# Ratings report ({meta['date']})", "", f"Data: {meta['data']}.", "",
-             f"Command: `{meta['command']}` ({meta['seconds']} s; splits done: {', '.join(meta['splits_done'])}).",
+             f"Command: `{meta['command']}` ({meta['seconds']} s; splits done: {', '.join(meta['splits_done']) or 'none yet'}).",
              f"Stack: `{meta['stack']}`.",
              "RMSE and MAE in stars on each split's test ratings; over folds, mean ± std with one number per fold.",
              f"`{STACK}` is the compiled stack with its head chosen on validation; `layer k name` is one of its bagged",

@@ -1,6 +1,6 @@
 """scikit-surprise's SVD, SVD++, KNNBaseline and BaselineOnly on our own ratings splits: anchors run side by side.
 
-    pip install scikit-surprise==1.1.5          # builds from source; not a dependency of pel_torch
+    pip install -e ".[surprise]"                # scikit-surprise 1.1.5, built from source; not a dependency of pel_torch
     python benchmarks/surprise_anchors.py --splits u1 u2 u3 u4 u5 user_temporal --json docs/surprise_anchors.json
 
 Each model runs with Surprise's default settings and its own seed fixed, fitted on the split's

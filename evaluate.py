@@ -19,7 +19,7 @@ from pel_torch.errors import PelError
 @hydra.main(config_path="pel_torch/configs", config_name="evaluate", version_base="1.3")
 @exits_cleanly
 def main(cfg: DictConfig) -> None:
-    modes = {"report": bool(cfg.report or cfg.table2), "predict.input/output": bool(cfg.predict.input or cfg.predict.output),
+    modes = {"table2" if cfg.table2 else "report": bool(cfg.report or cfg.table2), "predict.input/output": bool(cfg.predict.input or cfg.predict.output),
              "export.output": bool(cfg.export.output)}
     chosen = [mode for mode, on in modes.items() if on]
     if len(chosen) > 1:

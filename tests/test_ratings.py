@@ -217,3 +217,17 @@ def test_bias_baseline_recovers_planted_user_and_film_offsets():
     predicted = user_film_biases(train, test, reg_user=1.0, reg_film=1.0)
     assert np.abs(predicted - truth).max() < 0.1   # unknown user or film: bias 0, the other bias kept
     assert np.allclose(global_mean(train, test), rating.mean())
+
+
+def test_implicit_negatives_share_the_moment_of_their_positive(small_file, tmp_path):
+    """A film the user did not rate is drawn at the time of one they did: only the film's columns may differ."""
+    task = RatingsTask()
+    prepared = task.prepare(_config(tmp_path, small_file, "split=u1"))
+    rows = task.pretraining_set(prepared, "rated")
+    names = prepared.inputs.feature_names_
+    moment = [j for j, name in enumerate(names) if name.startswith(("history_", "user_", "rating_year", "days_since", "age", "gender_",
+                                                                      "occupation_"))]
+    positives = rows.y > 0
+    assert 0 < (~positives).sum() <= positives.sum()
+    seen = {tuple(row) for row in rows.features[positives][:, moment]}
+    assert all(tuple(row) in seen for row in rows.features[~positives][:, moment])

@@ -75,7 +75,11 @@ class RatingsTask(Task):
 
     def pretraining_set(self, prepared: Prepared, target: str) -> TargetSet:
         """Implicit feedback: each training rating is a 1, as many (user, film) pairs the user never
-        rated (drawn per user, seeded) are 0s; standardised. No rating value is read."""
+        rated (drawn per user, seeded) are 0s; standardised. No rating value is read.
+
+        Each 0 is placed at the moment of the rating it was drawn for: the same user, time and
+        history, only the film differs. Undated 0s (as of the end of training) were told apart from
+        the 1s by their time features alone: out-of-fold R2 0.9999 on u1, a shortcut, not a signal."""
         train = prepared.split.train
         rated = prepared.table.iloc[train]
         rng = np.random.default_rng(0)
@@ -84,7 +88,7 @@ class RatingsTask(Task):
         users = rated["user"].to_numpy()
         drawn = films[rng.integers(0, len(films), len(users))]
         unrated = np.array([(u, m) not in seen for u, m in zip(users, drawn)])
-        negatives = pd.DataFrame({"user": users[unrated], "item": drawn[unrated]})
+        negatives = rated.loc[unrated, ["user", "timestamp", "line"]].assign(item=drawn[unrated])
         raw = np.vstack([prepared.raw[train], prepared.inputs.transform(negatives)])
         y = np.concatenate([np.ones(len(train)), np.zeros(int(unrated.sum()))])
         y = (y - y.mean()) / y.std()

@@ -36,6 +36,7 @@ from pel_torch.tasks.ratings.splits import U_FOLDS
 log = logging.getLogger(__name__)
 PROTOCOLS = {"u1": ("u1",), "folds": U_FOLDS, "user_temporal": ("user_temporal",)}
 METRICS = ("rmse", "mae")
+BATCH = 8192
 STACK, PRETRAINED = "stack", "stack, pretrained"
 BASELINES = {"global mean": global_mean, "user + film biases": user_film_biases}
 # Their models, their runs: RMSE on ML-100K (issue 9; Surprise's README for its 5-fold table).
@@ -99,8 +100,9 @@ def _one_split(cfg: DictConfig) -> Iterator[tuple[dict[str, dict[str, float]], s
     scores = {STACK: _test_scores(cfg, task, checkpoint)}
     stack = checkpoint.model.member("scratch").double().eval()
     test = prepared.split.test
-    with torch.no_grad():
-        layers = stack.stack.layer_outputs(torch.as_tensor(prepared.raw[test]))
+    with torch.no_grad():  # in batches: a layer's outputs for every test rating at once could fill the memory
+        batches = [stack.stack.layer_outputs(torch.as_tensor(prepared.raw[test[i:i + BATCH]])) for i in range(0, len(test), BATCH)]
+    layers = [torch.cat([batch[depth] for batch in batches]) for depth in range(len(stack.stack.layers))]
     for depth, (layer, outputs) in enumerate(zip(stack.stack.layers, layers)):
         for j, name in enumerate(layer.names):
             scores[f"layer {depth + 1} {name}"] = task.metrics(y[test], outputs[:, j].numpy(), scale)

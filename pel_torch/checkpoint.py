@@ -101,8 +101,10 @@ def resolve_checkpoint(cfg, stage: str) -> Path:
         return Path(cfg.ckpt_path)
     candidates = sorted(Path(cfg.checkpoints_dir, stage).glob("*.safetensors"), key=lambda p: p.stat().st_mtime)
     if not candidates:
+        others = [other for other in ("finetune", "scratch") if other != stage and any(Path(cfg.checkpoints_dir, other).glob("*.safetensors"))]
+        hint = "".join(f", or evaluate_stage={other} for the newest {other} checkpoint" for other in others)
         raise CheckpointError(f"no {stage} checkpoint under {Path(cfg.checkpoints_dir, stage)}; "
-                              f"run python train.py stage={stage} first or pass ckpt_path=")
+                              f"run python train.py stage={stage} first or pass ckpt_path={hint}")
     return candidates[-1]
 
 

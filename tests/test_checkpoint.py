@@ -118,3 +118,16 @@ def _linear_stack(featurizer):
 
     layer = StackLayer([BaggedModule([LinearModel(len(featurizer.feature_names_))])], ["linear"])
     return Stack(Standardize.from_arrays(featurizer.mean_, featurizer.std_), [layer], EnsembleSelection(1)).double()
+
+
+def test_a_missing_stage_points_at_the_stage_that_has_checkpoints(tmp_path):
+    from omegaconf import OmegaConf
+
+    from pel_torch.checkpoint import resolve_checkpoint
+
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "scratch" / "a.safetensors").write_bytes(b"")
+    cfg = OmegaConf.create({"ckpt_path": None, "checkpoints_dir": str(tmp_path)})
+    with pytest.raises(CheckpointError, match="or evaluate_stage=scratch for the newest scratch checkpoint$"):
+        resolve_checkpoint(cfg, "finetune")
+    assert resolve_checkpoint(cfg, "scratch") == tmp_path / "scratch" / "a.safetensors"

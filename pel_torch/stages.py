@@ -210,6 +210,9 @@ def _validate_and_save(cfg, task: Task, stage: str, model: Blend, prepared: Prep
     trainer = build_trainer(cfg, max_epochs=1, single_device=True)
     results = trainer.validate(module, rows_loader(prepared.raw[val], y[val], 1024), verbose=False)[0]
     metrics = {k: float(v) for k, v in results.items()}
+    # The task's own metrics in its own units (ratings: RMSE in stars), beside the standardised ones.
+    prediction = predict_batches(select_training_kernels(model, cfg.kernels), prepared.raw[val])
+    metrics.update({f"val/{name}": value for name, value in task.metrics(y[val], prediction, scale).items()})
     trainer.logger.log_hyperparams(flat_config(cfg), metrics)
     path = _save(cfg, task, stage, model, prepared, scale.to_dict(), extra or {})
     return StageResult(stage, path, metrics)

@@ -2,6 +2,7 @@
 
 import time
 import warnings
+from importlib import resources
 
 import pytorch_lightning as pl
 import torch
@@ -67,6 +68,11 @@ def flat_config(cfg: DictConfig) -> dict:
 
     walk("", OmegaConf.to_container(cfg, resolve=True))
     return flat
+
+
+def packaged_split(name: str) -> DictConfig:
+    """The ``split`` group's config ``name`` as shipped in the package: reports run splits the command line did not choose."""
+    return OmegaConf.create(resources.files("pel_torch.configs").joinpath("split", f"{name}.yaml").read_text())
 
 
 def report_mode(cfg: DictConfig, alias: str | None = None) -> str:

@@ -12,7 +12,6 @@ import dataclasses
 import json
 import logging
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ from pel_torch.errors import PelError
 from pel_torch.evaluation import evaluate_checkpoint
 from pel_torch.finetuning import STRATEGIES
 from pel_torch.learners import make_learner
-from pel_torch.pipeline import make_task, report_mode
+from pel_torch.pipeline import make_task, packaged_split, report_mode
 from pel_torch.stack.blend import Blend
 from pel_torch.stages import finetune, main_target, pretrain, pretraining_targets, scratch
 
@@ -102,7 +101,7 @@ def _resume(path: Path, command: str, data: str, models: list[str]) -> tuple[dic
 
 def _run_config(cfg: DictConfig, split: str, seed: int) -> DictConfig:
     mode = report_mode(cfg, "table2")
-    split_cfg = OmegaConf.load(resources.files("pel_torch.configs").joinpath("split", f"{split}.yaml").open())
+    split_cfg = packaged_split(split)
     cfg = copy.deepcopy(cfg)
     OmegaConf.set_struct(cfg, False)  # quick mode adds learner settings the defaults leave open
     run = OmegaConf.merge(cfg, {"split": split_cfg, "seed": seed, "ckpt_path": None,

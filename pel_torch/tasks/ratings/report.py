@@ -18,7 +18,6 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.errors import PelError
 from pel_torch.evaluation import evaluate_checkpoint
-from pel_torch.pipeline import make_task, report_mode
+from pel_torch.pipeline import make_task, packaged_split, report_mode
 from pel_torch.stages import finetune, main_target, pretrain, scratch
 from pel_torch.tasks.ratings.baselines import global_mean, user_film_biases
 from pel_torch.tasks.ratings.splits import U_FOLDS
@@ -80,7 +79,7 @@ def run_report(cfg: DictConfig) -> list[Path]:
 
 
 def _split_config(cfg: DictConfig, split: str) -> DictConfig:
-    split_cfg = OmegaConf.load(resources.files("pel_torch.configs").joinpath("split", f"{split}.yaml").open())
+    split_cfg = packaged_split(split)
     run = OmegaConf.merge(cfg, {"split": split_cfg, "ckpt_path": None,
                                 "checkpoints_dir": str(Path(cfg.checkpoints_dir, "ratings_report", split))})
     if report_mode(cfg) == "quick":

@@ -3,6 +3,7 @@
     python evaluate.py                                          # newest finetune checkpoint, test split
     python evaluate.py predict.input=films.csv predict.output=out.csv ckpt_path=...
     python evaluate.py export.output=stack.pt2 ckpt_path=...    # a torch.export program, runs with torch alone
+    python evaluate.py task=ratings recommend.output=recs.csv   # each user's 10 best unrated films, precision@10 on test
     python evaluate.py table2=full                              # box office: reports/table2.md and reports/table2.json
     python evaluate.py task=ratings report=full                 # ratings: reports/ratings.md and reports/ratings.json
 """
@@ -20,7 +21,7 @@ from pel_torch.errors import PelError
 @exits_cleanly
 def main(cfg: DictConfig) -> None:
     modes = {"table2" if cfg.table2 else "report": bool(cfg.report or cfg.table2), "predict.input/output": bool(cfg.predict.input or cfg.predict.output),
-             "export.output": bool(cfg.export.output)}
+             "export.output": bool(cfg.export.output), "recommend.output": bool(cfg.recommend.output)}
     chosen = [mode for mode, on in modes.items() if on]
     if len(chosen) > 1:
         raise PelError(f"evaluate.py does one thing at a time, but {' and '.join(chosen)} were both given; run them one by one")
@@ -40,6 +41,9 @@ def main(cfg: DictConfig) -> None:
     checkpoint = load_checkpoint(resolve_checkpoint(cfg, cfg.evaluate_stage), task, device=cfg.device)
     if cfg.export.output:
         print(f"exported {checkpoint.path} -> {export_checkpoint(checkpoint, cfg.export.output, overwrite=cfg.overwrite)}")
+        return
+    if cfg.recommend.output:
+        print("\n".join(task.recommend(cfg, checkpoint)))
         return
     if cfg.predict.input:
         # trainer=ddp: Lightning's DDP scores the rows on several processes

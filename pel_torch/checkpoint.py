@@ -108,16 +108,26 @@ def resolve_checkpoint(cfg, stage: str) -> Path:
     return candidates[-1]
 
 
-def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
+def read_spec(path: str | Path) -> dict:
+    """A checkpoint's JSON spec alone, without its tensors: what it was trained on and how."""
     try:
-        tensors = load_file(path)
         with safe_open(path, framework="pt") as file:
-            metadata = file.metadata() or {}
-        spec = json.loads(metadata["spec"])
+            return json.loads((file.metadata() or {})["spec"])
     except (SafetensorError, OSError, KeyError, ValueError) as err:
-        raise CheckpointError(f"{path}: not a readable pel_torch checkpoint ({type(err).__name__}: {str(err)[:80]}); "
-                              "the file is truncated, corrupted or of another kind") from None
-    return spec, tensors
+        raise _unreadable(path, err) from None
+
+
+def _read(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    spec = read_spec(path)
+    try:
+        return spec, load_file(path)
+    except (SafetensorError, OSError) as err:
+        raise _unreadable(path, err) from None
+
+
+def _unreadable(path, err: Exception) -> CheckpointError:
+    return CheckpointError(f"{path}: not a readable pel_torch checkpoint ({type(err).__name__}: {str(err)[:80]}); "
+                           "the file is truncated, corrupted or of another kind")
 
 
 def _checksum(tensors: dict[str, torch.Tensor]) -> str:

@@ -181,19 +181,35 @@ def test_grouplens_folders_in_their_three_formats(movielens, tmp_path):
 
 
 def test_report_scores_the_stack_its_learners_and_pretraining_beside_published_numbers(small_file, tmp_path):
-    from pel_torch.tasks.ratings.report import PRETRAINED, STACK
+    from pel_torch.tasks.ratings.report import IMPLICIT, PRETRAINED, STACK
 
     reports = tmp_path / "reports"
-    json_path, md_path = RatingsTask().report(_config(tmp_path, small_file, "report=quick", "report_splits=[u1]",
-                                                      f"reports_dir={reports}", name="evaluate"))
+    cfg = _config(tmp_path, small_file, "report=quick", "report_splits=[u1,user_temporal]", f"reports_dir={reports}", name="evaluate")
+    json_path, md_path, *figures = RatingsTask().report(cfg)
     results = json.loads(json_path.read_text())
-    assert set(results) == {"u1", "meta"} and results["meta"]["splits_done"] == ["u1"]
+    assert set(results) == {"u1", "user_temporal", "cold_warm", "top_n", "meta"} and results["meta"]["splits_done"] == ["u1", "user_temporal"]
     assert set(results["u1"]) == {STACK, PRETRAINED, "layer 1 mf", "layer 1 lightgbm", "layer 2 linear", "global mean", "user + film biases"}
     assert results["u1"]["user + film biases"]["rmse"][0] < results["u1"]["global mean"]["rmse"][0]
     assert all(0.5 < row["rmse"][0] < 1.6 and row["mae"][0] <= row["rmse"][0] for row in results["u1"].values())
+    # Cold -> warm: every test rating falls in one bin, and each model's bins pool back to its RMSE.
+    bins = results["cold_warm"]["u1"]
+    assert sum(bins["ratings"]) == 1200 and bins["ratings"][0] > 0   # u1 holds users no training rating showed yet
+    pooled = np.sqrt(sum(n * r ** 2 for n, r in zip(bins["ratings"], bins["rmse"][STACK]) if n) / 1200)
+    assert pooled == pytest.approx(results["u1"][STACK]["rmse"][0])
+    assert [f.name for f in figures] == ["ratings_cold_warm_u1.png", "ratings_cold_warm_user_temporal.png"]
+    # Top-N on user_temporal only, popularity beside the stacks, every share a share.
+    assert set(results["top_n"]) == {"user_temporal"}
+    assert set(results["top_n"]["user_temporal"]) == {STACK, PRETRAINED, IMPLICIT, "popularity"}
+    assert all(0 <= m["precision@10"] <= 1 and 0 <= m["ndcg@10"] <= 1 and m["users"] > 10 for m in results["top_n"]["user_temporal"].values())
     table = md_path.read_text()
     assert "GLocal-K (picked its epoch on the test set) 0.889" in table and "their models and runs (not ours)" in table
     assert "stack.layers=[['mf', 'lightgbm'], ['linear']] stack.n_folds=2" in table
+    assert "## Top-10 recommendations, user_temporal" in table and "| popularity (baseline) |" in table
+    # Run again: every stage is read back from its checkpoint, none refitted, the numbers the same.
+    written = sorted(p.name for p in tmp_path.rglob("*.safetensors"))
+    RatingsTask().report(cfg)
+    assert sorted(p.name for p in tmp_path.rglob("*.safetensors")) == written and len(written) == 6
+    assert json.loads(json_path.read_text())["u1"] == results["u1"]
 
 
 def test_report_refuses_an_unknown_protocol_and_two_spellings_that_disagree(tmp_path):

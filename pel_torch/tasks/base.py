@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from pel_torch.errors import PelError
 from pel_torch.features.targets import TargetScale
 
 
@@ -113,6 +114,10 @@ class Task:
     def test_groups(self, prepared: Prepared) -> dict[str, np.ndarray]:
         """Named parts of the test rows scored apart as well (boolean masks over ``prepared.split.test``); none by default."""
         return {}
+
+    def recommend(self, cfg, checkpoint) -> list[str]:
+        """``recommend.output``: write each user's best items by ``checkpoint`` and return lines to print; for tasks with users."""
+        raise PelError(f"recommend.output: task={self.name} has no users to recommend to; it is for task=ratings")
 
     def report(self, cfg) -> list[Path]:
         """The task's published-style report (box office: Table 2); returns the files written."""

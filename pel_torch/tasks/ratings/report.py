@@ -24,12 +24,14 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from pel_torch.checkpoint import load_checkpoint
+from pel_torch.checkpoint import load_checkpoint, read_spec
 from pel_torch.errors import PelError
-from pel_torch.evaluation import evaluate_checkpoint
+from pel_torch.inference import predict_batches, select_training_kernels
 from pel_torch.pipeline import make_task, packaged_split, report_mode
 from pel_torch.stages import finetune, main_target, pretrain, scratch
+from pel_torch.tasks.ratings import cold_warm
 from pel_torch.tasks.ratings.baselines import global_mean, user_film_biases
+from pel_torch.tasks.ratings.recommend import POPULARITY, evaluate_ranking
 from pel_torch.tasks.ratings.splits import U_FOLDS
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,11 @@ PROTOCOLS = {"u1": ("u1",), "folds": U_FOLDS, "user_temporal": ("user_temporal",
 METRICS = ("rmse", "mae")
 BATCH = 8192
 STACK, PRETRAINED = "stack", "stack, pretrained"
+IMPLICIT = "implicit-feedback stack (the pretraining)"   # ranks by how likely the user is to rate a film, not by stars
+# Top-N is measured where the test ratings are each user's next ones; u1's are a block of the file.
+TOP_N_SPLITS = ("user_temporal",)
+# What a stage's fit depends on, beside its own section: a checkpoint fitted with the same is reused.
+FIT_KEYS = ("task", "data", "split", "seed", "features", "stack")
 BASELINES = {"global mean": global_mean, "user + film biases": user_film_biases}
 # Their models, their runs: RMSE on ML-100K (issue 9; Surprise's README for its 5-fold table).
 PUBLISHED = {
@@ -62,20 +69,26 @@ def run_report(cfg: DictConfig) -> list[Path]:
     splits = list(dict.fromkeys(split for protocol in protocols for split in PROTOCOLS[protocol]))
     out = Path(cfg.reports_dir)
     out.mkdir(parents=True, exist_ok=True)
-    started, runs = time.perf_counter(), {}
+    started, runs, extras = time.perf_counter(), {}, {"cold_warm": {}, "top_n": {}}
     for split in splits:
         run_cfg = _split_config(cfg, split)
-        for runs[split], data in _one_split(run_cfg):
-            results = {p: _gather([runs[s] for s in PROTOCOLS[p] if s in runs]) for p in protocols}
+        for runs[split], extra, data in _one_split(run_cfg):
+            for name, table in extra.items():
+                extras[name][split] = table
+            # A protocol none of whose splits has run yet waits (user_temporal while u1 runs).
+            results = {p: _gather(done) for p in protocols if (done := [runs[s] for s in PROTOCOLS[p] if s in runs])}
             meta = {"data": data, "date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - started),
                     "splits_done": [s for s in runs if PRETRAINED in runs[s]], "mode": mode, "published": PUBLISHED,
                     "command": f"python evaluate.py task=ratings report={mode} threads={cfg.threads} "
                                f"report_splits=[{','.join(protocols)}]",
-                    "stack": f"stack.layers={OmegaConf.to_container(run_cfg.stack.layers)} stack.n_folds={run_cfg.stack.n_folds}"}
-            (out / "ratings.json").write_text(json.dumps({**results, "meta": meta}, indent=1))
-            (out / "ratings.md").write_text(format_report(results, meta))
-        log.info("report: %s done after %.0f s", split, time.perf_counter() - started)
-    return [out / "ratings.json", out / "ratings.md"]
+                    "stack": f"stack.layers={OmegaConf.to_container(run_cfg.stack.layers)} stack.n_folds={run_cfg.stack.n_folds}",
+                    "top_n": {"k": cfg.recommend.k, "relevant_from": cfg.recommend.relevant_from}}
+            figure = cold_warm.plot(extras["cold_warm"][split], f"{split}: test RMSE by how many ratings the user had before",
+                                    out / f"ratings_cold_warm_{split}.png", highlight=(STACK, PRETRAINED))
+            (out / "ratings.json").write_text(json.dumps({**results, **extras, "meta": meta}, indent=1))
+            (out / "ratings.md").write_text(format_report(results, extras, meta))
+        log.info("report: %s done after %.0f s (%s)", split, time.perf_counter() - started, figure)
+    return [out / "ratings.json", out / "ratings.md", *sorted(out.glob("ratings_cold_warm_*.png"))]
 
 
 def _split_config(cfg: DictConfig, split: str) -> DictConfig:
@@ -88,38 +101,63 @@ def _split_config(cfg: DictConfig, split: str) -> DictConfig:
     return run
 
 
-def _one_split(cfg: DictConfig) -> Iterator[tuple[dict[str, dict[str, float]], str]]:
-    """``{model: {metric: value}}`` on the split's test ratings, and what was read: first without the
-    pretrained stack (hours may separate the two on a large file), then with it."""
+def _one_split(cfg: DictConfig) -> Iterator[tuple[dict[str, dict[str, float]], dict, str]]:
+    """``{model: {metric: value}}`` on the split's test ratings, the split's extra tables (cold -> warm,
+    top-N) and what was read: first without the pretrained stack (hours may separate the two on a
+    large file), then with it. A stage whose checkpoint this split's folder already holds, fitted
+    with the same settings, is read back, not refitted: an interrupted report continues."""
     task = make_task(cfg)
     prepared = task.prepare(cfg)
     scale, y = main_target(task, prepared)
-    el = scratch(OmegaConf.merge(cfg, {"stage": "scratch"}), prepared)
-    checkpoint = load_checkpoint(el.checkpoint, task)
-    scores = {STACK: _test_scores(cfg, task, checkpoint)}
-    stack = checkpoint.model.member("scratch").double().eval()
     test = prepared.split.test
+    el = _reusable(cfg, "scratch") or scratch(OmegaConf.merge(cfg, {"stage": "scratch"}), prepared).checkpoint
+    checkpoint = load_checkpoint(el, task)
+    stack = select_training_kernels(checkpoint.model.member("scratch").double().eval(), cfg.kernels)
+    predictions = {STACK: predict_batches(select_training_kernels(checkpoint.model, cfg.kernels), prepared.raw[test])}
     with torch.no_grad():  # in batches: a layer's outputs for every test rating at once could fill the memory
         batches = [stack.stack.layer_outputs(torch.as_tensor(prepared.raw[test[i:i + BATCH]])) for i in range(0, len(test), BATCH)]
-    layers = [torch.cat([batch[depth] for batch in batches]) for depth in range(len(stack.stack.layers))]
-    for depth, (layer, outputs) in enumerate(zip(stack.stack.layers, layers)):
-        for j, name in enumerate(layer.names):
-            scores[f"layer {depth + 1} {name}"] = task.metrics(y[test], outputs[:, j].numpy(), scale)
+    for depth, layer in enumerate(stack.stack.layers):
+        outputs = torch.cat([batch[depth] for batch in batches]).numpy()
+        predictions.update({f"layer {depth + 1} {name}": outputs[:, j] for j, name in enumerate(layer.names)})
     table = prepared.table
     for name, baseline in BASELINES.items():
-        predicted = baseline(table.iloc[prepared.split.train], table.iloc[test])
-        scores[name] = task.metrics(y[test], scale.encode(predicted), scale)
-    yield scores, task.describe(cfg, prepared)
-    pretrained = pretrain(OmegaConf.merge(cfg, {"stage": "pretrain"}))
-    tuned = finetune(OmegaConf.merge(cfg, {"stage": "finetune", "ckpt_path": str(pretrained.checkpoint),
-                                           "finetune": {"blend_ckpt": str(el.checkpoint)}}))
-    scores[PRETRAINED] = _test_scores(cfg, task, load_checkpoint(tuned.checkpoint, task))
-    yield scores, task.describe(cfg, prepared)
+        predictions[name] = scale.encode(baseline(table.iloc[prepared.split.train], table.iloc[test]))
+    counts = cold_warm.prior_counts(prepared.raw[test], prepared.inputs.feature_names_)
+
+    def results(extra: dict) -> tuple[dict, dict, str]:
+        scores = {name: {m: v for m, v in task.metrics(y[test], p, scale).items() if m in METRICS} for name, p in predictions.items()}
+        return scores, {"cold_warm": cold_warm.by_history(counts, y[test], predictions, scale.std), **extra}, task.describe(cfg, prepared)
+
+    yield results({})
+    pretrained = _reusable(cfg, "pretrain") or pretrain(OmegaConf.merge(cfg, {"stage": "pretrain"})).checkpoint
+    tuned = _reusable(cfg, "finetune") or finetune(OmegaConf.merge(cfg, {"stage": "finetune", "ckpt_path": str(pretrained),
+                                                                          "finetune": {"blend_ckpt": str(el)}})).checkpoint
+    tuned_model = select_training_kernels(load_checkpoint(tuned, task).model, cfg.kernels)
+    predictions[PRETRAINED] = predict_batches(tuned_model, prepared.raw[test])
+    extra = {}
+    if cfg.split.kind in TOP_N_SPLITS:
+        implicit = select_training_kernels(load_checkpoint(pretrained, task).model, cfg.kernels)
+        extra["top_n"] = evaluate_ranking(prepared, {STACK: stack, PRETRAINED: tuned_model, IMPLICIT: implicit},
+                                          cfg.recommend.k, cfg.recommend.relevant_from)
+    yield results(extra)
 
 
-def _test_scores(cfg, task, checkpoint) -> dict[str, float]:
-    metrics = evaluate_checkpoint(cfg, task, checkpoint)
-    return {name: metrics[f"test/{name}"] for name in METRICS}
+def _reusable(cfg: DictConfig, stage: str) -> Path | None:
+    """The newest ``stage`` checkpoint under the split's folder whose training config matches ``cfg`` where it matters."""
+    want = _fit_settings(OmegaConf.to_container(cfg, resolve=True), stage)
+    for path in sorted(Path(cfg.checkpoints_dir, stage).glob("*.safetensors"), reverse=True):
+        if _fit_settings(read_spec(path)["extra"].get("config", {}), stage) == want:
+            log.info("report: reusing %s, fitted with these settings", path)
+            return path
+    return None
+
+
+def _fit_settings(config: dict, stage: str) -> dict:
+    keys = FIT_KEYS + (("pretrain",) if stage != "scratch" else ()) + (("finetune",) if stage == "finetune" else ())
+    settings = {key: config.get(key) for key in keys}
+    if settings.get("finetune"):
+        settings["finetune"] = {k: v for k, v in settings["finetune"].items() if k != "blend_ckpt"}
+    return settings
 
 
 def _gather(runs: list[dict]) -> dict[str, dict[str, list[float]]]:
@@ -128,7 +166,7 @@ def _gather(runs: list[dict]) -> dict[str, dict[str, list[float]]]:
     return {model: {metric: [run[model][metric] for run in runs] for metric in METRICS} for model in models}
 
 
-def format_report(results: dict, meta: dict) -> str:
+def format_report(results: dict, extras: dict, meta: dict) -> str:
     lines = [f"# Ratings report ({meta['date']})", "", f"Data: {meta['data']}.", "",
              f"Command: `{meta['command']}` ({meta['seconds']} s; splits done: {', '.join(meta['splits_done']) or 'none yet'}).",
              f"Stack: `{meta['stack']}`.",
@@ -147,7 +185,37 @@ def format_report(results: dict, meta: dict) -> str:
             lines += ["", "Published RMSE, their models and runs (not ours): "
                       + "; ".join(f"{name} {value:.3f}" for name, value in meta["published"][protocol].items()) + "."]
         lines.append("")
+    lines += _cold_warm_section(extras["cold_warm"]) + _top_n_section(extras["top_n"], meta["top_n"])
     return "\n".join(lines)
+
+
+def _cold_warm_section(tables: dict) -> list[str]:
+    lines = []
+    for split, table in tables.items():
+        keep = [i for i, n in enumerate(table["ratings"]) if n]
+        lines += [f"## Cold to warm users, {split}", "", f"![RMSE by the user's ratings before, {split}](ratings_cold_warm_{split}.png)", "",
+                  "Test RMSE by how many training ratings the user had before the rated one.", "",
+                  "| model | " + " | ".join(f"{table['bins'][i]} ({table['ratings'][i]:,})" for i in keep) + " |",
+                  "|---|" + "---|" * len(keep)]
+        for model, values in sorted(table["rmse"].items(), key=lambda item: item[0] not in (STACK, PRETRAINED)):
+            lines.append(f"| {model} | " + " | ".join(f"{values[i]:.4f}" for i in keep) + " |")
+        lines.append("")
+    return lines
+
+
+def _top_n_section(tables: dict, settings: dict) -> list[str]:
+    k, lines = settings["k"], []
+    for split, table in tables.items():
+        lines += [f"## Top-{k} recommendations, {split}", "",
+                  f"Each user with a test rating >= {settings['relevant_from']} is ranked once, as of their latest training or validation "
+                  "rating, among the training films they had not rated; a test rating at or above that is a relevant film.",
+                  f"`{IMPLICIT}` ranks by how likely the user is to rate a film; the rating models by predicted stars.", "",
+                  f"| ranked by | precision@{k} | NDCG@{k} | users |", "|---|---|---|---|"]
+        for model, m in sorted(table.items(), key=lambda item: -item[1][f"ndcg@{k}"]):
+            name = f"{model} (baseline)" if model == POPULARITY else model
+            lines.append(f"| {name} | {m[f'precision@{k}']:.4f} | {m[f'ndcg@{k}']:.4f} | {m['users']:.0f} |")
+        lines.append("")
+    return lines
 
 
 def _mean_std(values) -> str:

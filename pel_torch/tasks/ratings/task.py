@@ -125,6 +125,31 @@ class RatingsTask(Task):
         frame.loc[rows, "predicted_rating"] = scale.decode(standardised)
         return frame
 
+    def recommend(self, cfg, checkpoint) -> list[str]:
+        """Writes ``recommend.output`` (each user's ``recommend.k`` best unrated films) and measures the same
+        ranking on the checkpoint's test ratings, beside ranking by popularity."""
+        from pel_torch.evaluation import checkpoint_config
+        from pel_torch.inference import select_kernels
+        from pel_torch.tasks.ratings.recommend import evaluate_ranking, write_recommendations
+
+        r = cfg.recommend
+        if not isinstance(r.k, int) or r.k < 1:
+            raise DataError(f"recommend.k={r.k}: give how many films to recommend per user, a whole number >= 1")
+        saved = checkpoint_config(cfg, checkpoint)
+        prepared = self.prepare(saved, inputs=checkpoint.inputs)
+        model, _ = select_kernels(checkpoint.model, cfg.kernels, cfg.device)
+        target = TargetScale.from_dict(checkpoint.spec["target"])
+        items = self.load(saved).items
+        titles = items.set_index("item")["title"] if items is not None and "title" in items else None
+        users, rows = write_recommendations(prepared, model, r.k, r.output, titles=titles, overwrite=cfg.overwrite, device=cfg.device,
+                                            decode=target.decode if target.name == self.main_target else None)
+        lines = [f"wrote {rows:,} recommendations for {users:,} users -> {r.output} (ranked by {target.name})",
+                 f"the same ranking on the {saved.split.kind} test ratings (rated >= {r.relevant_from} is relevant):"]
+        for name, m in evaluate_ranking(prepared, {"this checkpoint": model}, r.k, r.relevant_from, cfg.device).items():
+            lines.append(f"  {name:<16} precision@{r.k} {m[f'precision@{r.k}']:.4f}  NDCG@{r.k} {m[f'ndcg@{r.k}']:.4f}  "
+                         f"({m['users']:.0f} users)")
+        return lines
+
     def report(self, cfg) -> list[Path]:
         from pel_torch.tasks.ratings.report import run_report  # the report trains: kept off evaluate's import path
 

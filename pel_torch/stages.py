@@ -24,6 +24,7 @@ from pel_torch.learners.selection import ensemble_selection
 from pel_torch.lit import PELModule, rows_loader
 from pel_torch.metrics import regression_metrics
 from pel_torch.pipeline import build_logger, build_stack, build_trainer, flat_config, make_task
+from pel_torch.projector import log_embeddings
 from pel_torch.stack.blend import Blend, ScaledStack
 from pel_torch.tasks.base import Prepared, TargetSet, Task
 
@@ -62,6 +63,7 @@ def pretrain(cfg: DictConfig) -> StageResult:
     # The checkpoint predicts the first target; finetune uses every member.
     targets = list(sets)
     model = Blend(members, targets, weights=[1.0] + [0.0] * (len(targets) - 1))
+    log_embeddings(logger.experiment, model, prepared.labels, "pretrain")
     path = _save(cfg, task, "pretrain", model, prepared, described[targets[0]]["target"], {"members": described})
     logger.log_hyperparams(flat_config(cfg), metrics)
     return StageResult("pretrain", path, metrics)
@@ -214,6 +216,7 @@ def _validate_and_save(cfg, task: Task, stage: str, model: Blend, prepared: Prep
     prediction = predict_batches(select_training_kernels(model, cfg.kernels), prepared.raw[val])
     metrics.update({f"val/{name}": value for name, value in task.metrics(y[val], prediction, scale).items()})
     trainer.logger.log_hyperparams(flat_config(cfg), metrics)
+    log_embeddings(trainer.logger.experiment, model, prepared.labels, stage)
     path = _save(cfg, task, stage, model, prepared, scale.to_dict(), extra or {})
     return StageResult(stage, path, metrics)
 

@@ -122,6 +122,11 @@ def test_scratch_evaluate_and_predict_with_unknown_users_and_films(small_file, t
     result = scratch(_config(tmp_path, small_file, "stage=scratch", "split=global_temporal"))
     checkpoint = load_checkpoint(result.checkpoint, task)
     assert checkpoint.spec["task"] == "ratings" and checkpoint.model.member("scratch").stack.layers[0].names == ["mf", "lstm", "lightgbm"]
+    # Film vectors of MF and the LSTM in TensorBoard's projector, one labelled row per film the training ratings showed.
+    projector = "".join(p.read_text() for p in tmp_path.rglob("projector_config.pbtxt"))
+    assert "scratch/scratch/layer 1 mf/item" in projector and "scratch/scratch/layer 1 lstm/item" in projector
+    metadata = next(tmp_path.rglob("metadata.tsv")).read_text().splitlines()
+    assert metadata[0] == "film\ttraining ratings" and len(metadata) == 1 + len(checkpoint.inputs.items_)
     metrics = evaluate_checkpoint(_config(tmp_path, small_file, "split=global_temporal", name="evaluate"), task, checkpoint)
     assert 0.7 < metrics["test/rmse"] < 1.5 and metrics["test/ratings"] == 1200
     assert metrics["test/warm_users/ratings"] + metrics["test/cold_users/ratings"] == 1200 and metrics["test/cold_users/ratings"] > 0
@@ -215,6 +220,8 @@ def test_report_scores_the_stack_its_learners_and_pretraining_beside_published_n
 def test_report_refuses_an_unknown_protocol_and_two_spellings_that_disagree(tmp_path):
     with pytest.raises(PelError, match="report_splits: unknown u9; choose from u1, folds, user_temporal"):
         RatingsTask().report(config(tmp_path, "task=ratings", "report=quick", "report_splits=[u9]", name="evaluate"))
+    with pytest.raises(PelError, match="recommend.output: task=box_office has no users to recommend to"):
+        BoxOfficeTask().recommend(config(tmp_path, "recommend.output=x.csv", name="evaluate"), None)
     with pytest.raises(PelError, match="report=quick and table2=full disagree"):
         BoxOfficeTask().report(config(tmp_path, "report=quick", "table2=full", name="evaluate"))
 
@@ -247,3 +254,36 @@ def test_implicit_negatives_share_the_moment_of_their_positive(small_file, tmp_p
     assert 0 < (~positives).sum() <= positives.sum()
     seen = {tuple(row) for row in rows.features[positives][:, moment]}
     assert all(tuple(row) in seen for row in rows.features[~positives][:, moment])
+
+
+def test_ranking_metrics_by_hand():
+    from pel_torch.tasks.ratings.recommend import best, ranking_metrics
+
+    scores = np.array([[0.9, 0.8, 0.7, 0.1], [0.1, 0.2, 0.3, 0.4]])
+    seen = np.array([[True, False, False, False], [False, False, False, False]])
+    top, values = best(scores, seen, 2)
+    assert top.tolist() == [[1, 2], [3, 2]] and values.tolist() == [[0.8, 0.7], [0.4, 0.3]]
+    # user 0: hit at rank 2 of 2 relevant; user 1: hit at rank 1 of 1 relevant; user 2: nothing relevant, left out
+    metrics = ranking_metrics(np.array([[1, 2], [3, 2], [0, 1]]), [{2, 0}, {3}, set()], 2)
+    assert metrics["users"] == 2 and metrics["precision@2"] == pytest.approx((0.5 + 0.5) / 2)
+    ideal_two = 1 + 1 / np.log2(3)
+    assert metrics["ndcg@2"] == pytest.approx(((1 / np.log2(3)) / ideal_two + 1.0) / 2)
+
+
+def test_recommendations_exclude_rated_films_and_are_measured_against_popularity(small_file, tmp_path):
+    task = RatingsTask()
+    checkpoint = load_checkpoint(scratch(_config(tmp_path, small_file, "stage=scratch", "split=user_temporal")).checkpoint, task)
+    output = tmp_path / "recommendations.csv"
+    lines = task.recommend(_config(tmp_path, small_file, "split=user_temporal", f"recommend.output={output}", "recommend.k=5",
+                                   name="evaluate"), checkpoint)
+    recommended = pd.read_csv(output, dtype={"user": str, "item": str})
+    assert list(recommended.columns) == ["user", "rank", "item", "predicted_rating"]   # an interactions file has no titles
+    ratings = pd.read_csv(small_file, dtype={"customer": str, "film": str})
+    rated = set(zip(ratings["customer"], ratings["film"]))
+    assert not any((u, m) in rated for u, m in zip(recommended["user"], recommended["item"]))
+    assert recommended.groupby("user")["rank"].apply(list).map(lambda r: r == [1, 2, 3, 4, 5]).all()
+    assert (recommended.groupby("user")["predicted_rating"].diff().dropna() <= 0).all()
+    assert recommended["user"].nunique() == len(checkpoint.inputs.users_) and recommended["predicted_rating"].between(0.5, 5.5).all()
+    assert lines[0].startswith(f"wrote {len(recommended):,} recommendations") and "precision@5" in lines[-1]
+    with pytest.raises(DataError, match="already exists"):
+        task.recommend(_config(tmp_path, small_file, "split=user_temporal", f"recommend.output={output}", name="evaluate"), checkpoint)

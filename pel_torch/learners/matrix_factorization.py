@@ -45,6 +45,10 @@ class MatrixFactorization(FixedPrecision):
     def user_vectors(self, users: torch.Tensor) -> torch.Tensor:
         return self.user_factors(users)
 
+    def embeddings(self) -> dict[str, torch.Tensor]:
+        """Id group -> its learned vectors, row 0 the unknown id: what TensorBoard's projector shows."""
+        return {"item": self.item_factors.weight, "user": self.user_factors.weight}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         users, items = self.ids(x)
         interaction = (self.user_vectors(users) * self.item_factors(items)).sum(dim=1)

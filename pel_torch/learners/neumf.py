@@ -35,6 +35,10 @@ class NeuMF(FixedPrecision):
     def ids(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return known(x[:, -2], self.n_users), known(x[:, -1], self.n_items)
 
+    def embeddings(self) -> dict[str, torch.Tensor]:
+        return {"item": torch.cat([self.item_gmf.weight, self.item_mlp.weight], dim=1),
+                "user": torch.cat([self.user_gmf.weight, self.user_mlp.weight], dim=1)}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         users, items = self.ids(x)
         gmf = self.user_gmf(users) * self.item_gmf(items)

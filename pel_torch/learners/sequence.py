@@ -35,6 +35,9 @@ class SequenceRegressor(FixedPrecision):
     def spec(self) -> dict:
         return {"n_items": self.n_items, "length": self.length, "encoder": self.encoder_kind, "dim": self.dim, "hidden": self.hidden}
 
+    def embeddings(self) -> dict[str, torch.Tensor]:
+        return {"item": self.items.weight}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k = self.length
         history = x[:, -3 * k:].float()                                   # (batch, 3k)

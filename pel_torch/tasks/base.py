@@ -45,6 +45,7 @@ class Prepared:
     ids: np.ndarray              # (n_rows,) str: each row's identity (the ``prior`` strategy matches on it)
     groups: dict[str, np.ndarray] | None = None   # input group -> its columns (``Learner.inputs``); None: all are features
     sizes: dict[str, int] | None = None           # id group -> how many ids it holds, 0 the unknown one (embedding rows)
+    labels: dict[str, pd.DataFrame] | None = None  # id group -> one row per embedding row, for TensorBoard's projector
 
 
 @dataclass

@@ -34,11 +34,12 @@ def by_history(counts: np.ndarray, y: np.ndarray, predictions: dict[str, np.ndar
     return {"bins": [bin_label(*b) for b in BINS], "ratings": [int(m.sum()) for m in masks], "rmse": rmse}
 
 
-def plot(table: dict, title: str, path: Path, highlight: tuple[str, ...] = ()) -> Path:
-    """One line per model over the bins that hold ratings; ``highlight``: drawn thick."""
+def plot(table: dict, title: str, path: Path, highlight: tuple[str, ...] = (), leave_out: tuple[str, ...] = ()) -> Path:
+    """One line per model over the bins that hold ratings; ``highlight``: drawn thick; ``leave_out``: in the table only."""
     keep = [i for i, n in enumerate(table["ratings"]) if n]
     figure, axis = plt.subplots(figsize=(8, 4.8))
-    for model, values in sorted(table["rmse"].items(), key=lambda item: -np.nanmean([v for v in item[1] if v is not None])):
+    shown = [(model, values) for model, values in table["rmse"].items() if model not in leave_out]
+    for model, values in sorted(shown, key=lambda item: -np.nanmean([v for v in item[1] if v is not None])):
         axis.plot(range(len(keep)), [values[i] for i in keep], marker="o", label=model,
                   linewidth=2.8 if model in highlight else 1.2, zorder=3 if model in highlight else 2)
     axis.set_xticks(range(len(keep)), [f"{table['bins'][i]}\n({table['ratings'][i]:,} ratings)" for i in keep])

@@ -20,6 +20,15 @@ log = logging.getLogger(__name__)
 SOURCES = ("movielens", "interactions")
 
 
+def film_labels(inputs: RatingInputs, items: pd.DataFrame | None, train: pd.DataFrame) -> pd.DataFrame:
+    """One row per film embedding row (0: the unknown film): title, genres, year and training ratings, for the projector."""
+    films = pd.DataFrame({"item": ["(unknown film)", *inputs.items_]})
+    if items is not None:
+        films = films.merge(items.drop_duplicates("item").reindex(columns=["item", "title", "genres", "year"]), on="item", how="left")
+    films["training ratings"] = films["item"].map(train["item"].value_counts()).fillna(0).astype(int)
+    return films.fillna("").rename(columns={"item": "film"})
+
+
 class RatingsTask(Task):
     """Rows are ratings; the target is the rating; ``rated`` (did the user rate the film at all,
     against films drawn at random that they did not) is implicit feedback to pretrain on."""
@@ -55,7 +64,8 @@ class RatingsTask(Task):
         inputs = inputs or RatingInputs(f.history_length, f.smoothing, f.min_occupation).fit(data, split.train)
         raw = inputs.transform(data.ratings)
         ids = (data.ratings["user"] + ":" + data.ratings["item"]).to_numpy()
-        return Prepared(data.ratings, split, inputs, raw, inputs.standardize(raw), ids, inputs.groups_, self.sizes(inputs))
+        return Prepared(data.ratings, split, inputs, raw, inputs.standardize(raw), ids, inputs.groups_, self.sizes(inputs),
+                        {"item": film_labels(inputs, data.items, data.ratings.iloc[split.train])})
 
     @staticmethod
     def sizes(inputs: RatingInputs) -> dict[str, int]:

@@ -4,6 +4,7 @@
     python evaluate.py predict.input=films.csv predict.output=out.csv ckpt_path=...
     python evaluate.py export.output=stack.pt2 ckpt_path=...    # a torch.export program, runs with torch alone
     python evaluate.py task=ratings recommend.output=recs.csv   # each user's 10 best unrated films, precision@10 on test
+    python evaluate.py task=genre_volume evaluate_stage=scratch forecast.output=forecast.csv   # p10/p50/p90 past the data, figures
     python evaluate.py table2=full                              # box office: reports/table2.md and reports/table2.json
     python evaluate.py task=ratings report=full                 # ratings: reports/ratings.md and reports/ratings.json
 """
@@ -21,7 +22,8 @@ from pel_torch.errors import PelError
 @exits_cleanly
 def main(cfg: DictConfig) -> None:
     modes = {"table2" if cfg.table2 else "report": bool(cfg.report or cfg.table2), "predict.input/output": bool(cfg.predict.input or cfg.predict.output),
-             "export.output": bool(cfg.export.output), "recommend.output": bool(cfg.recommend.output)}
+             "export.output": bool(cfg.export.output), "recommend.output": bool(cfg.recommend.output),
+             "forecast.output": bool(cfg.forecast.output)}
     chosen = [mode for mode, on in modes.items() if on]
     if len(chosen) > 1:
         raise PelError(f"evaluate.py does one thing at a time, but {' and '.join(chosen)} were both given; run them one by one")
@@ -44,6 +46,9 @@ def main(cfg: DictConfig) -> None:
         return
     if cfg.recommend.output:
         print("\n".join(task.recommend(cfg, checkpoint)))
+        return
+    if cfg.forecast.output:
+        print("\n".join(task.forecast(cfg, checkpoint)))
         return
     if cfg.predict.input:
         # trainer=ddp: Lightning's DDP scores the rows on several processes

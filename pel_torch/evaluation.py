@@ -28,7 +28,8 @@ def evaluate_checkpoint(cfg: DictConfig, task, checkpoint: Checkpoint) -> dict[s
     y = scale.encode(task.target_values(prepared.table, scale.name))[test]
     model, kind = select_kernels(checkpoint.model, cfg.kernels, cfg.device)
     prediction = predict_batches(model, prepared.raw[test], device=cfg.device, pad=kind == "compiled")
-    metrics = {f"test/{name}": value for name, value in task.metrics(y, prediction, scale).items()}
+    table = prepared.table.iloc[test]
+    metrics = {f"test/{name}": value for name, value in task.metrics(y, prediction, scale, table).items()}
     for group, rows in task.test_groups(prepared).items():
-        metrics.update({f"test/{group}/{name}": value for name, value in task.metrics(y[rows], prediction[rows], scale).items()})
+        metrics.update({f"test/{group}/{name}": value for name, value in task.metrics(y[rows], prediction[rows], scale, table[rows]).items()})
     return metrics

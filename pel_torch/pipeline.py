@@ -70,9 +70,14 @@ def flat_config(cfg: DictConfig) -> dict:
     return flat
 
 
+def packaged_config(group: str, name: str) -> DictConfig:
+    """Config ``name`` of ``group`` as shipped in the package: reports run splits and data the command line did not choose.
+    A ``# @package _global_`` file comes back as the top-level keys it sets."""
+    return OmegaConf.create(resources.files("pel_torch.configs").joinpath(group, f"{name}.yaml").read_text())
+
+
 def packaged_split(name: str) -> DictConfig:
-    """The ``split`` group's config ``name`` as shipped in the package: reports run splits the command line did not choose."""
-    return OmegaConf.create(resources.files("pel_torch.configs").joinpath("split", f"{name}.yaml").read_text())
+    return packaged_config("split", name)
 
 
 def report_mode(cfg: DictConfig, alias: str | None = None) -> str:

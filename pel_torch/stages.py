@@ -214,7 +214,7 @@ def _validate_and_save(cfg, task: Task, stage: str, model: Blend, prepared: Prep
     metrics = {k: float(v) for k, v in results.items()}
     # The task's own metrics in its own units (ratings: RMSE in stars), beside the standardised ones.
     prediction = predict_batches(select_training_kernels(model, cfg.kernels), prepared.raw[val])
-    metrics.update({f"val/{name}": value for name, value in task.metrics(y[val], prediction, scale).items()})
+    metrics.update({f"val/{name}": value for name, value in task.metrics(y[val], prediction, scale, prepared.table.iloc[val]).items()})
     trainer.logger.log_hyperparams(flat_config(cfg), metrics)
     log_embeddings(trainer.logger.experiment, model, prepared.labels, stage)
     path = _save(cfg, task, stage, model, prepared, scale.to_dict(), extra or {})

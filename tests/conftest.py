@@ -59,22 +59,31 @@ SMALL = {  # quick settings: the contract under test is parity, not accuracy
     "neumf": {"max_epochs": 3, "dim": 8, "hidden": (16,)},
     "lstm": {"max_epochs": 2, "dim": 8, "hidden": 8},
     "cnn": {"max_epochs": 2, "dim": 8, "hidden": 8},
+    "window_lstm": {"max_epochs": 2, "hidden": (8, 4)},
+    "theta": {},
+    "seasonal_naive": {},
 }
 
 
 @pytest.fixture(scope="session")
 def id_rows():
-    """Synthetic ratings for learners that read ids and histories: (X (n, 2 + 3k) float32, y, groups, sizes)."""
+    """Synthetic rows for learners that read ids and histories, or forecast windows:
+    (X (n, 2 + 3k + lags + horizon + 2) float32, y, groups, sizes)."""
     import numpy as np
 
     rng = np.random.default_rng(0)
-    n, users, items, k = 800, 30, 40, 5
+    n, users, items, k, lags, horizon = 800, 30, 40, 5, 6, 3
     user, item = rng.integers(1, users + 1, n), rng.integers(1, items + 1, n)
     history = np.column_stack([rng.integers(0, items + 1, (n, k)), rng.normal(size=(n, k)), rng.exponential(size=(n, k))])
     y = rng.normal(size=users + 1)[user] + rng.normal(size=items + 1)[item] + 0.3 * rng.normal(size=n)
-    X = np.column_stack([user, item, history]).astype(np.float32)
-    groups = {"user": np.array([0]), "item": np.array([1]), "history": np.arange(2, 2 + 3 * k)}
-    return X, y, groups, {"user": users + 1, "item": items + 1, "history": k}
+    window, step = rng.normal(size=(n, lags)) + y[:, None], np.eye(horizon)[rng.integers(0, horizon, n)]
+    forecasts = y[:, None] + rng.normal(size=(n, 2))   # what theta and seasonal naive would have said
+    X = np.column_stack([user, item, history, window, step, forecasts]).astype(np.float32)
+    width = 2 + 3 * k
+    groups = {"user": np.array([0]), "item": np.array([1]), "history": np.arange(2, width), "window": width + np.arange(lags),
+              "step": width + lags + np.arange(horizon), "theta": np.array([width + lags + horizon]),
+              "seasonal_naive": np.array([width + lags + horizon + 1])}
+    return X, y, groups, {"user": users + 1, "item": items + 1, "history": k, "lags": lags, "horizon": horizon}
 
 
 def learner_rows(learner, box_office, id_rows):

@@ -45,6 +45,8 @@ def test_learner_parity_on_real_rows(fitted, box_office, dtype):
 def test_leaves_are_trainable_and_forward_keeps_gradients(fitted):
     learner, X = fitted
     module = to_torch(learner)
+    if not list(module.parameters()):
+        pytest.skip(f"{learner.name} is a forecast taken as it is: nothing to train")
     out = module(torch.from_numpy(X[:64]))
     assert out.requires_grad
     out.square().mean().backward()

@@ -48,7 +48,8 @@ def test_registry_rejects_duplicates_and_unknown_names():
         _registry(MeanLearner, MeanLearner)
     with pytest.raises(PelError, match="unknown learner 'svm'"):
         make_learner("svm")
-    assert set(LEARNERS) == {"catboost", "random_forest", "lightgbm", "xgboost", "neural_net", "extra_trees", "linear", "mf", "svdpp", "neumf", "lstm", "cnn"}
+    assert set(LEARNERS) == {"catboost", "random_forest", "lightgbm", "xgboost", "neural_net", "extra_trees", "linear", "mf", "svdpp", "neumf", "lstm", "cnn",
+                              "window_lstm", "theta", "seasonal_naive"}
 
 
 @pytest.mark.parametrize("name, params, message", [

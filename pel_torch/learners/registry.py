@@ -1,6 +1,7 @@
 """The explicit registry of learners, keyed by the names configs use."""
 
 from pel_torch.learners.base import Learner
+from pel_torch.learners.forecasting import SeasonalNaiveLearner, ThetaLearner, WindowLSTMLearner
 from pel_torch.learners.linear import LinearLearner
 from pel_torch.learners.matrix_factorization import MatrixFactorizationLearner
 from pel_torch.learners.neumf import NeuMFLearner
@@ -22,7 +23,8 @@ def _registry(*classes: type[Learner]) -> dict[str, type[Learner]]:
 
 
 LEARNERS = _registry(CatBoostLearner, RandomForestLearner, LightGBMLearner, XGBoostLearner, NeuralNetLearner, ExtraTreesLearner,
-                     LinearLearner, MatrixFactorizationLearner, SVDppLearner, NeuMFLearner, SequenceLearner, ConvolutionLearner)
+                     LinearLearner, MatrixFactorizationLearner, SVDppLearner, NeuMFLearner, SequenceLearner, ConvolutionLearner,
+                     WindowLSTMLearner, ThetaLearner, SeasonalNaiveLearner)
 PAPER_LAYER = ("catboost", "random_forest", "lightgbm", "xgboost", "neural_net")
 
 

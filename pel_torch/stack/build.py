@@ -3,6 +3,7 @@
 from torch import nn
 
 from pel_torch.compile.tree_modules import ObliviousEnsemble, PerfectTreeEnsemble, TreeEnsemble
+from pel_torch.learners.forecasting import ColumnForecast, WindowLSTM
 from pel_torch.learners.linear import LinearModel
 from pel_torch.learners.matrix_factorization import MatrixFactorization
 from pel_torch.learners.neumf import NeuMF
@@ -13,7 +14,8 @@ from pel_torch.stack.blend import Blend, ScaledStack
 from pel_torch.stack.modules import BaggedModule, EnsembleSelection, Stack, StackLayer, Standardize
 
 LEAF_MODULES = {cls.__name__: cls for cls in (TreeEnsemble, PerfectTreeEnsemble, ObliviousEnsemble, TabularMLP, LinearModel,
-                                               MatrixFactorization, SVDpp, NeuMF, SequenceRegressor)}
+                                               MatrixFactorization, SVDpp, NeuMF, SequenceRegressor, WindowLSTM,
+                                               ColumnForecast)}
 
 
 def stack_spec(stack: Stack) -> dict:

@@ -87,8 +87,9 @@ class Task:
         """The rows and standardised values of pretraining target ``target``."""
         raise NotImplementedError
 
-    def metrics(self, y: np.ndarray, prediction: np.ndarray, scale: TargetScale) -> dict[str, float]:
-        """Test metrics of standardised predictions."""
+    def metrics(self, y: np.ndarray, prediction: np.ndarray, scale: TargetScale, rows: pd.DataFrame | None = None) -> dict[str, float]:
+        """Metrics of standardised predictions; ``rows``: the scored rows of ``Prepared.table``, for metrics that
+        need more than the values (a forecast's series and history)."""
         raise NotImplementedError
 
     def input_settings(self, cfg) -> dict:
@@ -119,6 +120,10 @@ class Task:
     def recommend(self, cfg, checkpoint) -> list[str]:
         """``recommend.output``: write each user's best items by ``checkpoint`` and return lines to print; for tasks with users."""
         raise PelError(f"recommend.output: task={self.name} has no users to recommend to; it is for task=ratings")
+
+    def forecast(self, cfg, checkpoint) -> list[str]:
+        """``forecast.output``: write every series' forecast past the data by ``checkpoint``; for forecasting tasks."""
+        raise PelError(f"forecast.output: task={self.name} forecasts no series; it is for task=genre_volume")
 
     def report(self, cfg) -> list[Path]:
         """The task's published-style report (box office: Table 2); returns the files written."""

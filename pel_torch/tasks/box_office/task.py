@@ -74,7 +74,7 @@ class BoxOfficeTask(Task):
     def pretraining_set(self, prepared: Prepared, target: str):
         return targets.pretraining_set(prepared, target)
 
-    def metrics(self, y: np.ndarray, prediction: np.ndarray, scale: TargetScale) -> dict[str, float]:
+    def metrics(self, y: np.ndarray, prediction: np.ndarray, scale: TargetScale, rows=None) -> dict[str, float]:
         """R2 / MSE / MAE on the standardised log1p revenue, the MAE in log dollars, and how many films."""
         metrics = regression_metrics(y, prediction)
         return {**metrics, "mae_log_dollars": metrics["mae"] * scale.std, "films": float(len(y))}

@@ -106,7 +106,7 @@ class RatingsTask(Task):
         return TargetSet(prepared.inputs.standardize(raw), y, {"name": target, "log": False, "mean": 0.0, "std": 1.0}, ids,
                          "the training ratings (which films each user rated)")
 
-    def metrics(self, y: np.ndarray, prediction: np.ndarray, scale: TargetScale) -> dict[str, float]:
+    def metrics(self, y: np.ndarray, prediction: np.ndarray, scale: TargetScale, rows=None) -> dict[str, float]:
         """RMSE and MAE in stars, and how many ratings."""
         error = (prediction - y) * scale.std
         return {"rmse": float(np.sqrt(np.mean(error ** 2))), "mae": float(np.mean(np.abs(error))), "ratings": float(len(y))}

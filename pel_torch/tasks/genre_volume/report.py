@@ -1,0 +1,112 @@
+"""The forecasting report: the stack, each of its members and the statistical forecasters, per dataset.
+
+    python evaluate.py task=genre_volume report=full      # reports/genre_volume.md and reports/genre_volume.json
+
+For each dataset of ``report_datasets`` (genres, tourism_monthly, tourism_quarterly) the configured
+stack is fitted once as ``stage=scratch`` fits it, and every row is scored on the same test
+window (Tourism: the competition's held-out values):
+- ``stack``: the compiled stack, its head chosen on the validation origins;
+- ``layer 1 name``: each member, read from the same compiled module;
+- ``seasonal_naive`` and ``theta``: the statistical forecasts themselves (the competition's
+  seasonal naive: if its MAPE matches the published one, the protocol is the competition's).
+80% intervals are split-conformal: per step ahead, the 10% and 90% quantiles of the model's scaled
+errors on the validation origins, added to its test forecast; ``coverage80`` is the share of test
+values inside. Published MAPE, their methods and runs, is printed beside ours and labelled.
+"""
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from pel_torch.checkpoint import load_checkpoint
+from pel_torch.data.tourism import PUBLISHED_MAPE
+from pel_torch.errors import PelError
+from pel_torch.pipeline import make_task, packaged_config, report_mode
+from pel_torch.stages import main_target, scratch
+from pel_torch.tasks.genre_volume.forecast import conformal_interval
+from pel_torch.tasks.genre_volume.task import forecast_errors
+from pel_torch.tasks.genre_volume.windows import STATISTICAL
+
+log = logging.getLogger(__name__)
+DATASETS = ("genres", "tourism_monthly", "tourism_quarterly")
+STACK = "stack"
+QUICK = {"stack": {"n_folds": 2, "layers": [["seasonal_naive", "theta", "lightgbm"]], "learners": {"lightgbm": {"n_estimators": 20}}},
+         "split": {"max_origins": 3, "val_origins": 2}}
+
+
+def run_report(cfg: DictConfig) -> list[Path]:
+    mode = report_mode(cfg)
+    unknown = [d for d in cfg.report_datasets if d not in DATASETS]
+    if unknown:
+        raise PelError(f"report_datasets: unknown {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
+    out = Path(cfg.reports_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    started, results, described = time.perf_counter(), {}, {}
+    for dataset in cfg.report_datasets:
+        run = cfg.copy()
+        OmegaConf.set_struct(run, False)   # a dataset's config replaces the command line's data, whatever keys each has
+        for key, value in packaged_config("data", dataset).items():
+            run[key] = value
+        run = OmegaConf.merge(run, {"ckpt_path": None, "checkpoints_dir": str(Path(cfg.checkpoints_dir, "genre_volume_report", dataset))},
+                              QUICK if mode == "quick" else {})
+        left_out = list(cfg.report_leave_out.get(dataset) or [])
+        run.stack.layers = [[name for name in layer if name not in left_out] for layer in run.stack.layers]
+        results[dataset], described[dataset] = one_dataset(run)
+        meta = {"date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - started), "mode": mode,
+                "command": f"python evaluate.py task=genre_volume report={mode} threads={cfg.threads}", "data": described,
+                "stack": f"stack.layers={OmegaConf.to_container(cfg.stack.layers)} stack.n_folds={run.stack.n_folds}",
+                "left_out": OmegaConf.to_container(cfg.report_leave_out),
+                "published_mape": {f"tourism_{k}": v for k, v in PUBLISHED_MAPE.items()}}
+        (out / "genre_volume.json").write_text(json.dumps({**results, "meta": meta}, indent=1))
+        (out / "genre_volume.md").write_text(format_report(results, meta))
+        log.info("report: %s done after %.0f s", dataset, time.perf_counter() - started)
+    return [out / "genre_volume.json", out / "genre_volume.md"]
+
+
+def one_dataset(cfg: DictConfig) -> tuple[dict, str]:
+    task = make_task(cfg)
+    prepared = task.prepare(cfg)
+    scale, y = main_target(task, prepared)
+    checkpoint = load_checkpoint(scratch(OmegaConf.merge(cfg, {"stage": "scratch"}), prepared).checkpoint, task)
+    stack = checkpoint.model.member("scratch").double().eval()
+    table, split = prepared.table, prepared.split
+    forecasts = {}
+    for part in ("val", "test"):
+        rows = getattr(split, part)
+        with torch.no_grad():
+            raw = torch.as_tensor(prepared.raw[rows])
+            outputs = {STACK: stack(raw).numpy(), **{f"layer 1 {name}": column for name, column in
+                                                      zip(stack.stack.layers[0].names, stack.stack.layer_outputs(raw)[0].numpy().T)}}
+        part_scale = table["scale"].to_numpy()[rows]
+        forecasts[part] = {name: scale.decode(p) * part_scale for name, p in outputs.items()}
+        forecasts[part].update({name: table[name].to_numpy()[rows] for name in STATISTICAL})
+    scores = {}
+    for name in forecasts["test"]:
+        frame = table.iloc[split.test].assign(forecast=forecasts["test"][name])
+        lower, upper = conformal_interval(table.iloc[split.val], forecasts["val"][name], frame, forecasts["test"][name])
+        inside = (frame["actual"] >= lower) & (frame["actual"] <= upper)
+        scores[name] = {**forecast_errors(frame, "forecast"), "coverage80": float(inside.mean())}
+    return scores, task.describe(cfg, prepared)
+
+
+def format_report(results: dict, meta: dict) -> str:
+    left_out = "; ".join(f"{d}: without {', '.join(names)}" for d, names in meta["left_out"].items() if names and d in results)
+    lines = [f"# Forecasting report ({meta['date']})", "", f"Command: `{meta['command']}` ({meta['seconds']} s). Stack: `{meta['stack']}`"
+             + (f" ({left_out}, report_leave_out)." if left_out else "."),
+             "MAPE, sMAPE and MASE as the forecasting competitions computed them (per series over the horizon, then averaged);",
+             "RMSE per series, averaged; coverage80: the share of test values inside the split-conformal 80% interval.", ""]
+    for dataset, rows in results.items():
+        lines += [f"## {dataset}", "", f"Data: {meta['data'][dataset]}.", "",
+                  "| model | MAPE | sMAPE | MASE | RMSE | coverage80 |", "|---|---|---|---|---|---|"]
+        for model, row in sorted(rows.items(), key=lambda item: item[1]["mase"]):
+            name = f"**{model}**" if model == STACK else model
+            lines.append(f"| {name} | {row['mape']:.2f} | {row['smape']:.2f} | {row['mase']:.3f} | {row['rmse']:.1f} | {row['coverage80']:.3f} |")
+        published = meta["published_mape"].get(dataset)
+        if published:
+            lines += ["", "Published MAPE, their methods and runs (not ours): " + "; ".join(f"{k} {v}" for k, v in published.items()) + "."]
+        lines.append("")
+    return "\n".join(lines)

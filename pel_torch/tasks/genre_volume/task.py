@@ -1,0 +1,177 @@
+"""How much each genre (or any series of a panel) will draw in each coming period: forecast rows, one stack.
+
+Data (``data=``): ``genres`` (ratings per genre of the embedded MovieLens-100K, a demo of the
+mechanics), ``tourism_monthly`` / ``tourism_quarterly`` (the competition, its own split), or the
+user's ``long_panel`` / ``event_log``. Split: every series' last ``horizon`` periods are test (the
+competition's held-out values for Tourism); the ``split.val_origins`` origins before it, whose
+forecasts end where the test starts, validate (the head is chosen there); up to
+``split.max_origins`` earlier origins train, and a training row's target never reaches a
+validation origin.
+"""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
+
+from pel_torch.data.panels import Panel, read_event_log, read_long_panel
+from pel_torch.data.tourism import load_tourism
+from pel_torch.errors import DataError, PelError
+from pel_torch.features.targets import TargetScale
+from pel_torch.tasks.base import Prepared, Task
+from pel_torch.tasks.genre_volume.data import genre_panel
+from pel_torch.tasks.genre_volume.windows import STATISTICAL, WindowInputs, forecast_rows
+
+log = logging.getLogger(__name__)
+SOURCES = ("genres", "tourism", "long_panel", "event_log")
+MIN_KNOWN = 3   # values a training origin must know
+
+
+@dataclass(frozen=True)
+class WindowSplit:
+    kind: str
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    def describe(self) -> str:
+        return f"{self.kind} split: train {len(self.train):,}, validation {len(self.val):,}, test {len(self.test):,} forecast rows"
+
+
+class GenreVolumeTask(Task):
+    """Rows are (series, origin, step); the target is the value ``step`` periods after the origin, over the series' scale."""
+
+    name = "genre_volume"
+    main_target = "volume"
+
+    def load(self, cfg) -> tuple[Panel, list[np.ndarray], list[np.ndarray]]:
+        """The panel, each series' history and its held-out last ``horizon`` values."""
+        source, paths = cfg.data.source, list(cfg.data.paths)
+        options = OmegaConf.to_container(cfg.data.options, resolve=True) or {}
+        if source == "tourism":
+            panel, horizon = load_tourism(options.get("kind", "monthly"))
+            if cfg.horizon != horizon:
+                raise DataError(f"horizon={cfg.horizon}: Tourism {options.get('kind')} is scored at the competition's horizon, {horizon}")
+            return panel, panel.values, panel.test
+        if source == "genres":
+            panel = genre_panel(cfg.freq, paths[0] if paths else None)
+        elif source in ("long_panel", "event_log"):
+            if len(paths) != 1:
+                raise DataError(f"data={source}: give exactly one file in data.paths, got {len(paths)}")
+            reader = read_long_panel if source == "long_panel" else read_event_log
+            panel = reader(paths[0], cfg.freq, options.get("columns"))
+        else:
+            raise DataError(f"data.source={source}: task=genre_volume reads {', '.join(SOURCES)} (data=genres, data=tourism_monthly, ...)")
+        for line in panel.report.lines():
+            log.info(line)
+        needed = 2 * cfg.horizon + (cfg.split.val_origins - 1) * cfg.split.origin_stride + MIN_KNOWN
+        short = [(name, len(v)) for name, v in zip(panel.ids, panel.values) if len(v) < needed]
+        if short:
+            raise DataError(f"series {short[0][0]} has {short[0][1]} periods ({len(short)} series are that short): a test and a validation "
+                            f"window of horizon={cfg.horizon} need at least {needed}; lower horizon= or leave such series out")
+        return panel, [v[:-cfg.horizon] for v in panel.values], [v[-cfg.horizon:] for v in panel.values]
+
+    def prepare(self, cfg, inputs: WindowInputs | None = None) -> Prepared:
+        panel, histories, futures = self.load(cfg)
+        h, lags, s = cfg.horizon, cfg.lags, cfg.split
+        parts = {"train": [], "val": [], "test": [[len(v)] for v in histories]}
+        for v in histories:
+            # validation origins end where the test window starts; a training target never reaches the first of them
+            val = list(range(max(MIN_KNOWN, len(v) - h - (s.val_origins - 1) * s.origin_stride), len(v) - h + 1, s.origin_stride))
+            last_train = val[0] - h
+            parts["val"].append(val)
+            parts["train"].append(list(range(max(MIN_KNOWN, last_train - (s.max_origins - 1) * s.origin_stride), last_train + 1, s.origin_stride)))
+        tables, raws = zip(*(forecast_rows(panel.ids, histories, futures, origins, part, panel.period, h, lags) for part, origins in parts.items()))
+        table, raw = pd.concat(tables, ignore_index=True), np.vstack(raws)
+        positions = {part: np.flatnonzero(table["part"].to_numpy() == part) for part in parts}
+        split = WindowSplit(s.kind, positions["train"], positions["val"], positions["test"])
+        log.info(split.describe())
+        inputs = inputs or WindowInputs(lags, h).fit(raw[split.train])
+        groups = {**inputs.groups_, **{name: np.array([inputs.feature_names_.index(f"{name}_forecast")]) for name in STATISTICAL}}
+        ids = (table["series"].astype(str) + "@" + table["origin"].astype(str) + "+" + table["step"].astype(str)).to_numpy()
+        return Prepared(table, split, inputs, raw, inputs.standardize(raw), ids, groups, {"lags": lags, "horizon": h})
+
+    def describe(self, cfg, prepared: Prepared) -> str:
+        series = prepared.table["series"].nunique()
+        return f"{cfg.data.source} {' '.join(map(str, cfg.data.paths))}".strip() + f" ({series:,} series, horizon {cfg.horizon})"
+
+    def target_values(self, table: pd.DataFrame, name: str) -> np.ndarray:
+        return (table["actual"] / table["scale"]).to_numpy(dtype=np.float64)
+
+    def target_scale(self, prepared: Prepared) -> TargetScale:
+        """The identity: a row's target is already over its series' scale (about 1), and kept in the same units as
+        the statistical forecasts among its inputs, which the stack then weighs as they are."""
+        return TargetScale(self.main_target, False, 0.0, 1.0)
+
+    def pretraining_set(self, prepared, target):
+        raise PelError("task=genre_volume has no pretraining yet; train it with python train.py task=genre_volume stage=scratch")
+
+    def metrics(self, y: np.ndarray, prediction: np.ndarray, scale: TargetScale, rows: pd.DataFrame | None = None) -> dict[str, float]:
+        """The competitions' MAPE, sMAPE and MASE, and RMSE, in the series' own units: per (series, origin) over its
+        steps, then averaged (``rows``: the scored rows of the task's table); without ``rows``, RMSE of the scaled values."""
+        if rows is None:
+            return {"rmse_scaled": float(np.sqrt(np.mean(((prediction - y) * scale.std) ** 2)))}
+        frame = rows.assign(forecast=scale.decode(prediction) * rows["scale"].to_numpy())
+        return forecast_errors(frame, "forecast")
+
+    def input_settings(self, cfg) -> dict:
+        return {"lags": cfg.lags, "horizon": cfg.horizon}
+
+    def load_inputs(self, arrays, spec) -> WindowInputs:
+        return WindowInputs.from_state(arrays, spec)
+
+    def split_signature(self, cfg) -> dict:
+        return {"source": cfg.data.source, "paths": [str(p) for p in cfg.data.paths], "freq": cfg.freq, "horizon": cfg.horizon,
+                **OmegaConf.to_container(cfg.split, resolve=True)}
+
+    def prediction_rows(self, checkpoint, source: Path, batch_size: int):
+        raise PelError("task=genre_volume: batch prediction of a rows file is not built; evaluate.py task=genre_volume scores the test window")
+
+    def forecast(self, cfg, checkpoint) -> list[str]:
+        """``forecast.output``: every series forecast past its last value by ``checkpoint``, with 80% intervals, and figures."""
+        from pel_torch.evaluation import checkpoint_config
+        from pel_torch.inference import predict_batches, select_kernels
+        from pel_torch.tasks.genre_volume.forecast import conformal_interval, future_dates, write_forecast
+
+        saved = checkpoint_config(cfg, checkpoint)
+        prepared = self.prepare(saved, inputs=checkpoint.inputs)
+        panel, histories, futures = self.load(saved)
+        full = [np.concatenate([h, f]) for h, f in zip(histories, futures)]
+        rows, raw = forecast_rows(panel.ids, full, [None] * len(full), [[len(v)] for v in full], "future", panel.period, saved.horizon,
+                                  saved.lags)
+        model, _ = select_kernels(checkpoint.model, cfg.kernels, cfg.device)
+        target = TargetScale.from_dict(checkpoint.spec["target"])
+        p50 = target.decode(predict_batches(model, raw, device=cfg.device)) * rows["scale"].to_numpy()
+        val = prepared.split.val
+        val_forecast = target.decode(predict_batches(model, prepared.raw[val], device=cfg.device)) * prepared.table["scale"].to_numpy()[val]
+        p10, p90 = conformal_interval(prepared.table.iloc[val], val_forecast, rows, p50)
+        dates = {name: panel.dates[i] if panel.dates else None for i, name in enumerate(panel.ids)}
+        frame = pd.DataFrame({"series_id": rows["series"], "date": [d for name in panel.ids for d in future_dates(dates[name], saved.horizon)],
+                              # volumes are never negative: neither is a forecast or its interval
+                              "p10": np.maximum(p10, 0.0), "p50": np.maximum(p50, 0.0), "p90": np.maximum(p90, 0.0)})
+        histories_shown = {name: ([str(d) for d in dates[name]] if dates[name] is not None else [], full[i]) for i, name in enumerate(panel.ids)}
+        written = write_forecast(frame, histories_shown, cfg.forecast.output, overwrite=cfg.overwrite)
+        return [f"wrote {len(frame):,} forecasts ({len(panel):,} series x {saved.horizon} periods) -> {written[0]}",
+                f"figures: {written[-1].parent} (one per series, and {written[-1].name})",
+                "p10 / p90: an 80% interval from the stack's errors on the validation origins (split-conformal)"]
+
+    def report(self, cfg) -> list[Path]:
+        from pel_torch.tasks.genre_volume.report import run_report  # the report trains: kept off evaluate's import path
+
+        return run_report(cfg)
+
+
+def forecast_errors(frame: pd.DataFrame, column: str) -> dict[str, float]:
+    """``frame``: rows with ``series``, ``origin``, ``actual``, ``mase_scale`` and the forecast in ``column``."""
+    error = (frame["actual"] - frame[column]).abs()
+    nonzero = frame["actual"] != 0
+    per_row = pd.DataFrame({"series": frame["series"], "origin": frame["origin"],
+                            "ape": (100 * error / frame["actual"].abs()).where(nonzero),
+                            "sape": (200 * error / (frame["actual"].abs() + frame[column].abs())).fillna(0.0),
+                            "ase": error / frame["mase_scale"].where(frame["mase_scale"] > 0), "se": error ** 2})
+    windows = per_row.groupby(["series", "origin"]).mean()
+    return {"mape": float(windows["ape"].mean()), "smape": float(windows["sape"].mean()), "mase": float(windows["ase"].mean()),
+            "rmse": float(np.sqrt(windows["se"]).mean()), "windows": float(len(windows))}

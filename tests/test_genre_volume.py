@@ -1,0 +1,90 @@
+"""The genre-volume task: forecast rows that never look ahead, splits that never overlap, the stages end to end."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import config
+from pel_torch.checkpoint import load_checkpoint
+from pel_torch.errors import DataError, PelError
+from pel_torch.evaluation import evaluate_checkpoint
+from pel_torch.stages import scratch
+from pel_torch.tasks.genre_volume import GenreVolumeTask
+from pel_torch.tasks.genre_volume.windows import forecast_rows
+
+TINY = ["task=genre_volume", "data=long_panel", "freq=M", "horizon=4", "lags=6", "split.max_origins=6", "split.val_origins=2",
+        "stack.n_folds=2", "stack.layers=[[seasonal_naive,theta,lightgbm,window_lstm]]", "++stack.learners.lightgbm.n_estimators=20",
+        "++stack.learners.window_lstm.max_epochs=1", "++stack.learners.window_lstm.hidden=[8,4]"]
+
+
+@pytest.fixture(scope="module")
+def panel_file(tmp_path_factory):
+    """Six monthly series, 40 months each, seasonal with a trend and noise."""
+    rng = np.random.default_rng(0)
+    months = pd.period_range("2020-01", periods=40, freq="M")
+    rows = [(f"genre{i}", str(month), 100 * (i + 1) * (1 + 0.3 * np.sin(2 * np.pi * k / 12)) + 2 * k + rng.normal(0, 5))
+            for i in range(6) for k, month in enumerate(months)]
+    path = tmp_path_factory.mktemp("panel") / "panel.csv"
+    pd.DataFrame(rows, columns=["series_id", "date", "value"]).to_csv(path, index=False)
+    return path
+
+
+def test_rows_read_only_values_before_their_origin():
+    values = np.arange(1.0, 31.0)
+    table, raw = forecast_rows(["s"], [values], [None], [[10, 20]], "train", period=4, horizon=3, lags=5, progress=False)
+    first = table.index[(table["origin"] == 10) & (table["step"] == 1)][0]
+    scale = table.loc[first, "scale"]
+    assert scale == pytest.approx(np.mean(values[5:10]))
+    assert raw[first, :5] * scale == pytest.approx(values[5:10])            # the window ends just before the origin
+    assert table.loc[table["origin"] == 10, "actual"].tolist() == [11.0, 12.0, 13.0]
+    assert table.loc[table["origin"] == 20, "seasonal_naive"].tolist() == [17.0, 18.0, 19.0]
+
+
+def test_scratch_and_evaluate_on_a_long_panel(panel_file, tmp_path):
+    task = GenreVolumeTask()
+    cfg = config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "stage=scratch")
+    prepared = task.prepare(cfg)
+    table, split = prepared.table, prepared.split
+    # no training target reaches a validation origin; the test origin is each series' held-out start
+    first_val = table.iloc[split.val].groupby("series")["origin"].min()
+    reach = (table.iloc[split.train]["origin"] + table.iloc[split.train]["step"] - 1).groupby(table.iloc[split.train]["series"]).max()
+    assert (reach < first_val).all() and (table.iloc[split.test]["origin"] == 36).all()
+    result = scratch(cfg, prepared)
+    checkpoint = load_checkpoint(result.checkpoint, task)
+    assert checkpoint.model.member("scratch").stack.layers[0].names == ["seasonal_naive", "theta", "lightgbm", "window_lstm"]
+    metrics = evaluate_checkpoint(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", name="evaluate"), task, checkpoint)
+    assert metrics["test/windows"] == 6 and 0 < metrics["test/mape"] < 30 and 0 < metrics["test/mase"] < 5
+    # Past the data's end: four months per series after 2023-04, an interval around each, a figure per series and a grid.
+    output = tmp_path / "forecast.csv"
+    lines = task.forecast(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", f"forecast.output={output}", name="evaluate"), checkpoint)
+    forecast = pd.read_csv(output)
+    assert list(forecast.columns) == ["series_id", "date", "p10", "p50", "p90"] and len(forecast) == 24
+    assert forecast.loc[forecast["series_id"] == "genre0", "date"].tolist() == ["2023-05", "2023-06", "2023-07", "2023-08"]
+    assert (forecast["p10"] <= forecast["p90"]).all() and forecast["p50"].between(50, 1000).all()
+    assert sorted(p.name for p in (tmp_path / "forecast_figures").iterdir()) == ["all_series.png", *[f"genre{i}.png" for i in range(6)]]
+    assert lines[0].startswith("wrote 24 forecasts (6 series x 4 periods)")
+
+
+def test_bad_panels_and_settings_are_one_line(panel_file, tmp_path):
+    task = GenreVolumeTask()
+    with pytest.raises(DataError, match="series genre0 has 40 periods \\(6 series are that short\\)"):
+        task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "horizon=20"))
+    with pytest.raises(DataError, match="horizon=4: Tourism quarterly is scored at the competition's horizon, 8"):
+        task.prepare(config(tmp_path, *TINY, "data=tourism_quarterly", "horizon=4"))
+    with pytest.raises(PelError, match="task=genre_volume has no pretraining yet"):
+        task.pretraining_set(None, "volume")
+
+
+def test_quick_report_reproduces_the_competitions_seasonal_naive_through_the_tasks_rows(tmp_path):
+    import json
+
+    reports = tmp_path / "reports"
+    json_path, md_path = GenreVolumeTask().report(config(tmp_path, "task=genre_volume", "report=quick", f"reports_dir={reports}",
+                                                         "report_datasets=[genres,tourism_quarterly]", name="evaluate"))
+    results = json.loads(json_path.read_text())
+    assert set(results) == {"genres", "tourism_quarterly", "meta"}
+    quarterly = results["tourism_quarterly"]
+    assert {"stack", "seasonal_naive", "theta", "layer 1 lightgbm"} <= set(quarterly)
+    assert quarterly["seasonal_naive"]["mape"] == pytest.approx(16.46, abs=0.05) and quarterly["theta"]["mape"] == pytest.approx(15.93, abs=0.05)
+    assert all(0 <= row["coverage80"] <= 1 and row["windows"] == 427 for row in quarterly.values())
+    assert "N-BEATS ensemble 14.95" in md_path.read_text() and "their methods and runs (not ours)" in md_path.read_text()

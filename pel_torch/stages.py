@@ -71,6 +71,8 @@ def pretrain(cfg: DictConfig) -> StageResult:
 
 def pretraining_targets(cfg, task: Task) -> list[str]:
     """``pretrain.targets``, checked: at least one, each known to the task, none twice."""
+    if not task.pretraining_targets:
+        raise PelError(f"task={task.name} has nothing to pretrain on yet; fit it on its target with python train.py task={task.name} stage=scratch")
     targets = list(cfg.pretrain.targets)
     unknown = [t for t in targets if t not in task.pretraining_targets]
     if unknown or not targets:

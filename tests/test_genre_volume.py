@@ -8,7 +8,7 @@ from conftest import config
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.errors import DataError, PelError
 from pel_torch.evaluation import evaluate_checkpoint
-from pel_torch.stages import scratch
+from pel_torch.stages import pretrain, scratch
 from pel_torch.tasks.genre_volume import GenreVolumeTask
 from pel_torch.tasks.genre_volume.windows import forecast_rows
 
@@ -71,8 +71,8 @@ def test_bad_panels_and_settings_are_one_line(panel_file, tmp_path):
         task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "horizon=20"))
     with pytest.raises(DataError, match="horizon=4: Tourism quarterly is scored at the competition's horizon, 8"):
         task.prepare(config(tmp_path, *TINY, "data=tourism_quarterly", "horizon=4"))
-    with pytest.raises(PelError, match="task=genre_volume has no pretraining yet"):
-        task.pretraining_set(None, "volume")
+    with pytest.raises(PelError, match="task=genre_volume has nothing to pretrain on yet; .* stage=scratch"):
+        pretrain(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "stage=pretrain"))
 
 
 def test_quick_report_reproduces_the_competitions_seasonal_naive_through_the_tasks_rows(tmp_path):

@@ -79,8 +79,10 @@ def one_dataset(cfg: DictConfig) -> tuple[dict, str]:
         rows = getattr(split, part)
         with torch.no_grad():
             raw = torch.as_tensor(prepared.raw[rows])
+            # a statistical member is its forecast as it is: its row is the forecaster's own, below
             outputs = {STACK: stack(raw).numpy(), **{f"layer 1 {name}": column for name, column in
-                                                      zip(stack.stack.layers[0].names, stack.stack.layer_outputs(raw)[0].numpy().T)}}
+                                                      zip(stack.stack.layers[0].names, stack.stack.layer_outputs(raw)[0].numpy().T)
+                                                      if name not in STATISTICAL}}
         part_scale = table["scale"].to_numpy()[rows]
         forecasts[part] = {name: scale.decode(p) * part_scale for name, p in outputs.items()}
         forecasts[part].update({name: table[name].to_numpy()[rows] for name in STATISTICAL})

@@ -106,9 +106,6 @@ class GenreVolumeTask(Task):
         the statistical forecasts among its inputs, which the stack then weighs as they are."""
         return TargetScale(self.main_target, False, 0.0, 1.0)
 
-    def pretraining_set(self, prepared, target):
-        raise PelError("task=genre_volume has no pretraining yet; train it with python train.py task=genre_volume stage=scratch")
-
     def metrics(self, y: np.ndarray, prediction: np.ndarray, scale: TargetScale, rows: pd.DataFrame | None = None) -> dict[str, float]:
         """The competitions' MAPE, sMAPE and MASE, and RMSE, in the series' own units: per (series, origin) over its
         steps, then averaged (``rows``: the scored rows of the task's table); without ``rows``, RMSE of the scaled values."""
@@ -128,7 +125,8 @@ class GenreVolumeTask(Task):
                 **OmegaConf.to_container(cfg.split, resolve=True)}
 
     def prediction_rows(self, checkpoint, source: Path, batch_size: int):
-        raise PelError("task=genre_volume: batch prediction of a rows file is not built; evaluate.py task=genre_volume scores the test window")
+        raise PelError("predict.input: task=genre_volume forecasts series, not rows; use forecast.output=forecast.csv "
+                       "for every series past its last value")
 
     def forecast(self, cfg, checkpoint) -> list[str]:
         """``forecast.output``: every series forecast past its last value by ``checkpoint``, with 80% intervals, and figures."""

@@ -8,12 +8,14 @@ file fails to parse. Either way the user gets one line.
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
@@ -22,6 +24,8 @@ from pel_torch.atomic import atomic_output
 from pel_torch.errors import PelError
 from pel_torch.stack.blend import Blend
 from pel_torch.stack.build import blend_spec, build_blend
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: tasks, and a flat selection head over member stacks
 LIBRARIES = ("torch", "numpy", "pandas", "scikit-learn", "lightgbm", "xgboost", "catboost")
@@ -106,6 +110,28 @@ def resolve_checkpoint(cfg, stage: str) -> Path:
         raise CheckpointError(f"no {stage} checkpoint under {Path(cfg.checkpoints_dir, stage)}; "
                               f"run python train.py stage={stage} first or pass ckpt_path={hint}")
     return candidates[-1]
+
+
+# What a stage's fit depends on, beside its own config section: a report reuses a checkpoint fitted with the same.
+FIT_KEYS = ("task", "data", "split", "seed", "features", "stack", "freq", "horizon", "lags")
+
+
+def reusable_checkpoint(cfg, stage: str) -> Path | None:
+    """The newest ``stage`` checkpoint under ``cfg.checkpoints_dir`` whose training config matches ``cfg`` where the
+    fit depends on it, or None: a report that stopped halfway continues instead of refitting."""
+    def settings(config: dict) -> dict:
+        keys = FIT_KEYS + (("pretrain",) if stage != "scratch" else ()) + (("finetune",) if stage == "finetune" else ())
+        chosen = {key: config.get(key) for key in keys}
+        if chosen.get("finetune"):   # which scratch stack heads it is a path, not a setting
+            chosen["finetune"] = {k: v for k, v in chosen["finetune"].items() if k != "blend_ckpt"}
+        return chosen
+
+    want = settings(OmegaConf.to_container(cfg, resolve=True))
+    for path in sorted(Path(cfg.checkpoints_dir, stage).glob("*.safetensors"), reverse=True):
+        if settings(read_spec(path)["extra"].get("config", {})) == want:
+            log.info("reusing %s, fitted with these settings", path)
+            return path
+    return None
 
 
 def read_spec(path: str | Path) -> dict:

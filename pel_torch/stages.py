@@ -47,6 +47,7 @@ def pretrain(cfg: DictConfig) -> StageResult:
     A target the table cannot support (absent, or too few rows for the folds) is skipped with one
     line saying so; if none is left, the stage stops and says what to do instead."""
     task = make_task(cfg)
+    pretraining_targets(cfg, task)   # a wrong target fails before the data is read
     prepared = task.prepare(cfg)
     sets = pretraining_sets(cfg, task, prepared)
     logger = build_logger(cfg)

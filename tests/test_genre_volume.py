@@ -60,7 +60,7 @@ def test_scratch_and_evaluate_on_a_long_panel(panel_file, tmp_path):
     forecast = pd.read_csv(output)
     assert list(forecast.columns) == ["series_id", "date", "p10", "p50", "p90"] and len(forecast) == 24
     assert forecast.loc[forecast["series_id"] == "genre0", "date"].tolist() == ["2023-05", "2023-06", "2023-07", "2023-08"]
-    assert (forecast["p10"] <= forecast["p90"]).all() and forecast["p50"].between(50, 1000).all()
+    assert (forecast["p10"] <= forecast["p50"]).all() and (forecast["p50"] <= forecast["p90"]).all() and forecast["p50"].between(50, 1000).all()
     assert sorted(p.name for p in (tmp_path / "forecast_figures").iterdir()) == ["all_series.png", *[f"genre{i}.png" for i in range(6)]]
     assert lines[0].startswith("wrote 24 forecasts (6 series x 4 periods)")
 

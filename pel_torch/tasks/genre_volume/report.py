@@ -3,14 +3,15 @@
     python evaluate.py task=genre_volume report=full      # reports/genre_volume.md and reports/genre_volume.json
 
 For each dataset of ``report_datasets`` (genres, tourism_monthly, tourism_quarterly) the configured
-stack is fitted once as ``stage=scratch`` fits it, and every row is scored on the same test
+stack is fitted once as ``stage=scratch`` fits it (or read back from the dataset's folder of
+``checkpoints/genre_volume_report/`` when a fit with the same settings is there), and every row is scored on the same test
 window (Tourism: the competition's held-out values):
 - ``stack``: the compiled stack, its head chosen on the validation origins;
 - ``layer 1 name``: each member, read from the same compiled module;
 - ``seasonal_naive`` and ``theta``: the statistical forecasts themselves (the competition's
   seasonal naive: if its MAPE matches the published one, the protocol is the competition's).
 80% intervals are split-conformal: per step ahead, the 10% and 90% quantiles of the model's scaled
-errors on the validation origins, added to its test forecast; ``coverage80`` is the share of test
+errors on the validation origins, added to its test forecast and widened to hold it; ``coverage80`` is the share of test
 values inside. Published MAPE, their methods and runs, is printed beside ours and labelled.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from pel_torch.checkpoint import load_checkpoint
+from pel_torch.checkpoint import load_checkpoint, reusable_checkpoint
 from pel_torch.data.tourism import PUBLISHED_MAPE
 from pel_torch.errors import PelError
 from pel_torch.pipeline import make_task, packaged_config, report_mode
@@ -71,7 +72,8 @@ def one_dataset(cfg: DictConfig) -> tuple[dict, str]:
     task = make_task(cfg)
     prepared = task.prepare(cfg)
     scale, y = main_target(task, prepared)
-    checkpoint = load_checkpoint(scratch(OmegaConf.merge(cfg, {"stage": "scratch"}), prepared).checkpoint, task)
+    fitted = reusable_checkpoint(cfg, "scratch") or scratch(OmegaConf.merge(cfg, {"stage": "scratch"}), prepared).checkpoint
+    checkpoint = load_checkpoint(fitted, task)
     stack = checkpoint.model.member("scratch").double().eval()
     table, split = prepared.table, prepared.split
     forecasts = {}

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from pel_torch.checkpoint import load_checkpoint, read_spec
+from pel_torch.checkpoint import load_checkpoint, reusable_checkpoint
 from pel_torch.errors import PelError
 from pel_torch.inference import predict_batches, select_training_kernels
 from pel_torch.pipeline import make_task, packaged_split, report_mode
@@ -42,8 +42,6 @@ STACK, PRETRAINED = "stack", "stack, pretrained"
 IMPLICIT = "implicit-feedback stack (the pretraining)"   # ranks by how likely the user is to rate a film, not by stars
 # Top-N is measured where the test ratings are each user's next ones; u1's are a block of the file.
 TOP_N_SPLITS = ("user_temporal",)
-# What a stage's fit depends on, beside its own section: a checkpoint fitted with the same is reused.
-FIT_KEYS = ("task", "data", "split", "seed", "features", "stack")
 BASELINES = {"global mean": global_mean, "user + film biases": user_film_biases}
 # Their models, their runs: RMSE on ML-100K (issue 9; Surprise's README for its 5-fold table).
 PUBLISHED = {
@@ -111,7 +109,7 @@ def _one_split(cfg: DictConfig) -> Iterator[tuple[dict[str, dict[str, float]], d
     prepared = task.prepare(cfg)
     scale, y = main_target(task, prepared)
     test = prepared.split.test
-    el = _reusable(cfg, "scratch") or scratch(OmegaConf.merge(cfg, {"stage": "scratch"}), prepared).checkpoint
+    el = reusable_checkpoint(cfg, "scratch") or scratch(OmegaConf.merge(cfg, {"stage": "scratch"}), prepared).checkpoint
     checkpoint = load_checkpoint(el, task)
     stack = select_training_kernels(checkpoint.model.member("scratch").double().eval(), cfg.kernels)
     predictions = {STACK: predict_batches(select_training_kernels(checkpoint.model, cfg.kernels), prepared.raw[test])}
@@ -130,8 +128,8 @@ def _one_split(cfg: DictConfig) -> Iterator[tuple[dict[str, dict[str, float]], d
         return scores, {"cold_warm": cold_warm.by_history(counts, y[test], predictions, scale.std), **extra}, task.describe(cfg, prepared)
 
     yield results({})
-    pretrained = _reusable(cfg, "pretrain") or pretrain(OmegaConf.merge(cfg, {"stage": "pretrain"})).checkpoint
-    tuned = _reusable(cfg, "finetune") or finetune(OmegaConf.merge(cfg, {"stage": "finetune", "ckpt_path": str(pretrained),
+    pretrained = reusable_checkpoint(cfg, "pretrain") or pretrain(OmegaConf.merge(cfg, {"stage": "pretrain"})).checkpoint
+    tuned = reusable_checkpoint(cfg, "finetune") or finetune(OmegaConf.merge(cfg, {"stage": "finetune", "ckpt_path": str(pretrained),
                                                                           "finetune": {"blend_ckpt": str(el)}})).checkpoint
     tuned_model = select_training_kernels(load_checkpoint(tuned, task).model, cfg.kernels)
     predictions[PRETRAINED] = predict_batches(tuned_model, prepared.raw[test])
@@ -141,24 +139,6 @@ def _one_split(cfg: DictConfig) -> Iterator[tuple[dict[str, dict[str, float]], d
         extra["top_n"] = evaluate_ranking(prepared, {STACK: stack, PRETRAINED: tuned_model, IMPLICIT: implicit},
                                           cfg.recommend.k, cfg.recommend.relevant_from)
     yield results(extra)
-
-
-def _reusable(cfg: DictConfig, stage: str) -> Path | None:
-    """The newest ``stage`` checkpoint under the split's folder whose training config matches ``cfg`` where it matters."""
-    want = _fit_settings(OmegaConf.to_container(cfg, resolve=True), stage)
-    for path in sorted(Path(cfg.checkpoints_dir, stage).glob("*.safetensors"), reverse=True):
-        if _fit_settings(read_spec(path)["extra"].get("config", {}), stage) == want:
-            log.info("report: reusing %s, fitted with these settings", path)
-            return path
-    return None
-
-
-def _fit_settings(config: dict, stage: str) -> dict:
-    keys = FIT_KEYS + (("pretrain",) if stage != "scratch" else ()) + (("finetune",) if stage == "finetune" else ())
-    settings = {key: config.get(key) for key in keys}
-    if settings.get("finetune"):
-        settings["finetune"] = {k: v for k, v in settings["finetune"].items() if k != "blend_ckpt"}
-    return settings
 
 
 def _gather(runs: list[dict]) -> dict[str, dict[str, list[float]]]:

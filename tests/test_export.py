@@ -53,6 +53,7 @@ def test_exported_program_round_trip(workdir, task, tmp_path):
         export_checkpoint(checkpoint, path)
 
 
+@pytest.mark.slow   # 66 s: a full finetune first; test_exported_program_round_trip keeps export in the quick suite
 def test_finetune_head_exports_with_cpp_kernels_switched_on(workdir, task, tmp_path):
     tmp, _ = workdir
     cfg = config(tmp, "stage=finetune", "finetune.strategy=leaves")

@@ -8,13 +8,14 @@ from pel_torch.data.panels import from_events, read_event_log, read_long_panel
 from pel_torch.data.tourism import PUBLISHED_MAPE, load_tourism
 from pel_torch.errors import DataError
 from pel_torch.forecasting.backtest import evaluate, windows
-from pel_torch.forecasting.metrics import panel_errors, series_errors
+from pel_torch.forecasting.metrics import mase_scale, panel_errors, series_errors
 from pel_torch.forecasting.statistical import seasonal_naive, theta
 
 
 def test_metrics_by_hand():
     history = np.array([1.0, 2.0, 3.0, 5.0])          # lag-2 differences 2 and 3: MASE scale 2.5
-    errors = series_errors(history, actual=np.array([4.0, 0.0]), forecast=np.array([2.0, 1.0]), period=2)
+    assert mase_scale(history, 2) == pytest.approx(2.5)
+    errors = series_errors(actual=np.array([4.0, 0.0]), forecast=np.array([2.0, 1.0]), scale=mase_scale(history, 2))
     assert errors["mape"] == pytest.approx(50.0)            # the zero actual is left out
     assert errors["smape"] == pytest.approx((200 * 2 / 6 + 200 * 1 / 1) / 2)
     assert errors["mase"] == pytest.approx(1.5 / 2.5) and errors["rmse"] == pytest.approx(np.sqrt(2.5))

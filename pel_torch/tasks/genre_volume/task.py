@@ -21,6 +21,7 @@ from pel_torch.data.panels import Panel, read_event_log, read_long_panel
 from pel_torch.data.tourism import load_tourism
 from pel_torch.errors import DataError, PelError
 from pel_torch.features.targets import TargetScale
+from pel_torch.forecasting.metrics import METRICS, average, series_errors
 from pel_torch.tasks.base import Prepared, Task
 from pel_torch.tasks.genre_volume.data import genre_panel
 from pel_torch.tasks.genre_volume.windows import STATISTICAL, WindowInputs, forecast_rows
@@ -163,13 +164,8 @@ class GenreVolumeTask(Task):
 
 
 def forecast_errors(frame: pd.DataFrame, column: str) -> dict[str, float]:
-    """``frame``: rows with ``series``, ``origin``, ``actual``, ``mase_scale`` and the forecast in ``column``."""
-    error = (frame["actual"] - frame[column]).abs()
-    nonzero = frame["actual"] != 0
-    per_row = pd.DataFrame({"series": frame["series"], "origin": frame["origin"],
-                            "ape": (100 * error / frame["actual"].abs()).where(nonzero),
-                            "sape": (200 * error / (frame["actual"].abs() + frame[column].abs())).fillna(0.0),
-                            "ase": error / frame["mase_scale"].where(frame["mase_scale"] > 0), "se": error ** 2})
-    windows = per_row.groupby(["series", "origin"]).mean()
-    return {"mape": float(windows["ape"].mean()), "smape": float(windows["sape"].mean()), "mase": float(windows["ase"].mean()),
-            "rmse": float(np.sqrt(windows["se"]).mean()), "windows": float(len(windows))}
+    """``frame``: rows with ``series``, ``origin``, ``actual``, ``mase_scale`` and the forecast in ``column``; the
+    competition metrics of each (series, origin) over its steps, averaged, and how many such windows."""
+    windows = frame.groupby(["series", "origin"], sort=False)
+    errors = average([series_errors(rows["actual"], rows[column], rows["mase_scale"].iloc[0]) for _, rows in windows])
+    return {**{name: errors[name] for name in METRICS}, "windows": float(windows.ngroups)}

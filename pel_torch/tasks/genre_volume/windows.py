@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from pel_torch.forecasting.metrics import mase_scale
 from pel_torch.forecasting.statistical import seasonal_naive, theta
 
 STATISTICAL = {"seasonal_naive": seasonal_naive, "theta": theta}
@@ -25,12 +26,6 @@ STATE_VERSION = 1
 def series_scale(known: np.ndarray, lags: int) -> float:
     level = float(np.mean(np.abs(known[-lags:]))) if len(known) else 0.0
     return level if level > 0 else 1.0
-
-
-def mase_scale(known: np.ndarray, period: int) -> float:
-    """The MASE denominator of a history: its mean absolute seasonal difference (lag 1 when shorter than a season)."""
-    lag = period if len(known) > period else 1
-    return float(np.mean(np.abs(known[lag:] - known[:-lag]))) if len(known) > lag else np.nan
 
 
 def forecast_rows(ids: list[str], histories: list[np.ndarray], futures: list[np.ndarray | None], origins: list[list[int]],

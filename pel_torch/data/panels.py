@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pel_torch.data.files import read_table
+from pel_torch.data.ratings import parse_timestamps
 from pel_torch.data.report import CleaningReport
 from pel_torch.errors import DataError
 
@@ -138,12 +139,11 @@ def read_event_log(path: str | Path, freq: str, columns: dict | None = None) -> 
                        hint="map yours with data.options.columns={timestamp: ..., item: ...}")
     frame = frame.rename(columns={theirs: ours for ours, theirs in mapping.items()})
     origin = str(path)
-    when = pd.to_datetime(pd.to_numeric(frame["timestamp"], errors="coerce"), unit="s", errors="coerce")
-    when = when.fillna(pd.to_datetime(frame["timestamp"].where(when.isna()), errors="coerce", format="mixed"))
-    if when.isna().any():
-        row = int(np.flatnonzero(when.isna().to_numpy())[0])
+    seconds, _ = parse_timestamps(frame["timestamp"])   # the ratings loader's rule: Unix seconds or a date
+    if np.isnan(seconds).any():
+        row = int(np.flatnonzero(np.isnan(seconds))[0])
         raise DataError(f"{origin}: timestamp {frame['timestamp'].iloc[row]!r} in row {row} is neither Unix seconds nor a date")
-    events = frame.assign(timestamp=when)
+    events = frame.assign(timestamp=pd.to_datetime(seconds, unit="s"))
     if "count" in events:
         counts = pd.to_numeric(events["count"], errors="coerce")
         if counts.isna().any():

@@ -76,7 +76,9 @@ class GenreVolumeTask(Task):
         return panel, [v[:-cfg.horizon] for v in panel.values], [v[-cfg.horizon:] for v in panel.values]
 
     def prepare(self, cfg, inputs: WindowInputs | None = None) -> Prepared:
-        panel, histories, futures = self.load(cfg)
+        return self._prepare(cfg, *self.load(cfg), inputs)
+
+    def _prepare(self, cfg, panel: Panel, histories: list[np.ndarray], futures: list[np.ndarray], inputs: WindowInputs | None) -> Prepared:
         h, lags, s = cfg.horizon, cfg.lags, cfg.split
         parts = {"train": [], "val": [], "test": [[len(v)] for v in histories]}
         for v in histories:
@@ -136,8 +138,8 @@ class GenreVolumeTask(Task):
         from pel_torch.tasks.genre_volume.forecast import conformal_interval, future_dates, write_forecast
 
         saved = checkpoint_config(cfg, checkpoint)
-        prepared = self.prepare(saved, inputs=checkpoint.inputs)
         panel, histories, futures = self.load(saved)
+        prepared = self._prepare(saved, panel, histories, futures, checkpoint.inputs)
         full = [np.concatenate([h, f]) for h, f in zip(histories, futures)]
         rows, raw = forecast_rows(panel.ids, full, [None] * len(full), [[len(v)] for v in full], "future", panel.period, saved.horizon,
                                   saved.lags)

@@ -149,8 +149,8 @@ class RatingsTask(Task):
         prepared = self.prepare(saved, inputs=checkpoint.inputs)
         model, _ = select_kernels(checkpoint.model, cfg.kernels, cfg.device)
         target = TargetScale.from_dict(checkpoint.spec["target"])
-        items = self.load(saved).items
-        titles = items.set_index("item")["title"] if items is not None and "title" in items else None
+        films = prepared.labels["item"]   # the projector's film labels: every film the checkpoint can recommend, titled
+        titles = films.set_index("film")["title"] if "title" in films else None
         users, rows = write_recommendations(prepared, model, r.k, r.output, titles=titles, overwrite=cfg.overwrite, device=cfg.device,
                                             decode=target.decode if target.name == self.main_target else None)
         lines = [f"wrote {rows:,} recommendations for {users:,} users -> {r.output} (ranked by {target.name})",

@@ -106,3 +106,17 @@ def predict_batches(module: nn.Module, raw: np.ndarray, *, batch_size: int | Non
             n = min(batch_size, len(raw) - start)
             out[start:start + n] = module(torch.from_numpy(rows).to(device)).double().cpu().numpy()[:n]
     return out
+
+
+def learner_predictions(member: nn.Module, raw: np.ndarray, *, batch_size: int = LARGE_BATCH_SIZE) -> dict[str, np.ndarray]:
+    """Every learner of a compiled ``ScaledStack`` on ``raw`` ``(n, n_features)``: ``{"layer k name": (n,)}`` float64,
+    read from the module itself (as its stack computes them, before its head), in batches of bounded memory."""
+    stack = member.stack
+    with torch.inference_mode():
+        batches = [stack.layer_outputs(member.stack_inputs(torch.from_numpy(raw[start:start + batch_size])))
+                   for start in range(0, len(raw), batch_size)]
+    predictions = {}
+    for depth, layer in enumerate(stack.layers):
+        outputs = torch.cat([batch[depth] for batch in batches]).double().numpy()
+        predictions.update({f"layer {depth + 1} {name}": outputs[:, j] for j, name in enumerate(layer.names)})
+    return predictions

@@ -20,12 +20,12 @@ import logging
 import time
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from pel_torch.checkpoint import load_checkpoint, reusable_checkpoint
 from pel_torch.data.tourism import PUBLISHED_MAPE
 from pel_torch.errors import PelError
+from pel_torch.inference import learner_predictions, predict_batches
 from pel_torch.pipeline import make_task, packaged_config, report_mode
 from pel_torch.stages import main_target, scratch
 from pel_torch.tasks.genre_volume.forecast import conformal_interval
@@ -79,12 +79,10 @@ def one_dataset(cfg: DictConfig) -> tuple[dict, str]:
     forecasts = {}
     for part in ("val", "test"):
         rows = getattr(split, part)
-        with torch.no_grad():
-            raw = torch.as_tensor(prepared.raw[rows])
-            # a statistical member is its forecast as it is: its row is the forecaster's own, below
-            outputs = {STACK: stack(raw).numpy(), **{f"layer 1 {name}": column for name, column in
-                                                      zip(stack.stack.layers[0].names, stack.stack.layer_outputs(raw)[0].numpy().T)
-                                                      if name not in STATISTICAL}}
+        # a statistical member is its forecast as it is: its row is the forecaster's own, below
+        outputs = {STACK: predict_batches(stack, prepared.raw[rows]),
+                   **{name: p for name, p in learner_predictions(stack, prepared.raw[rows]).items()
+                      if name.split()[-1] not in STATISTICAL}}
         part_scale = table["scale"].to_numpy()[rows]
         forecasts[part] = {name: scale.decode(p) * part_scale for name, p in outputs.items()}
         forecasts[part].update({name: table[name].to_numpy()[rows] for name in STATISTICAL})

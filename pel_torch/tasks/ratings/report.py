@@ -21,12 +21,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 from pel_torch.checkpoint import load_checkpoint, reusable_checkpoint
 from pel_torch.errors import PelError
-from pel_torch.inference import predict_batches, select_training_kernels
+from pel_torch.inference import learner_predictions, predict_batches, select_training_kernels
 from pel_torch.pipeline import make_task, packaged_split, report_mode
 from pel_torch.stages import finetune, main_target, pretrain, scratch
 from pel_torch.tasks.ratings import cold_warm
@@ -37,7 +36,6 @@ from pel_torch.tasks.ratings.splits import U_FOLDS
 log = logging.getLogger(__name__)
 PROTOCOLS = {"u1": ("u1",), "folds": U_FOLDS, "user_temporal": ("user_temporal",)}
 METRICS = ("rmse", "mae")
-BATCH = 8192
 STACK, PRETRAINED = "stack", "stack, pretrained"
 IMPLICIT = "implicit-feedback stack (the pretraining)"   # ranks by how likely the user is to rate a film, not by stars
 # Top-N is measured where the test ratings are each user's next ones; u1's are a block of the file.
@@ -113,11 +111,7 @@ def _one_split(cfg: DictConfig) -> Iterator[tuple[dict[str, dict[str, float]], d
     checkpoint = load_checkpoint(el, task)
     stack = select_training_kernels(checkpoint.model.member("scratch").double().eval(), cfg.kernels)
     predictions = {STACK: predict_batches(select_training_kernels(checkpoint.model, cfg.kernels), prepared.raw[test])}
-    with torch.no_grad():  # in batches: a layer's outputs for every test rating at once could fill the memory
-        batches = [stack.stack.layer_outputs(torch.as_tensor(prepared.raw[test[i:i + BATCH]])) for i in range(0, len(test), BATCH)]
-    for depth, layer in enumerate(stack.stack.layers):
-        outputs = torch.cat([batch[depth] for batch in batches]).numpy()
-        predictions.update({f"layer {depth + 1} {name}": outputs[:, j] for j, name in enumerate(layer.names)})
+    predictions.update(learner_predictions(stack, prepared.raw[test]))
     table = prepared.table
     for name, baseline in BASELINES.items():
         predictions[name] = scale.encode(baseline(table.iloc[prepared.split.train], table.iloc[test]))

@@ -112,15 +112,18 @@ def resolve_checkpoint(cfg, stage: str) -> Path:
     return candidates[-1]
 
 
-# What a stage's fit depends on, beside its own config section: a report reuses a checkpoint fitted with the same.
-FIT_KEYS = ("task", "data", "split", "seed", "features", "stack", "freq", "horizon", "lags")
+# What a stage's fit depends on, beside its own config section and the task's own keys: a report reuses a
+# checkpoint fitted with the same.
+FIT_KEYS = ("task", "data", "split", "seed", "features", "stack")
 
 
-def reusable_checkpoint(cfg, stage: str) -> Path | None:
+def reusable_checkpoint(cfg, task, stage: str) -> Path | None:
     """The newest ``stage`` checkpoint under ``cfg.checkpoints_dir`` whose training config matches ``cfg`` where the
-    fit depends on it, or None: a report that stopped halfway continues instead of refitting."""
+    fit depends on it (``FIT_KEYS`` and ``task.config_keys``), or None: a report that stopped halfway continues
+    instead of refitting."""
     def settings(config: dict) -> dict:
-        keys = FIT_KEYS + (("pretrain",) if stage != "scratch" else ()) + (("finetune",) if stage == "finetune" else ())
+        keys = (FIT_KEYS + tuple(task.config_keys) + (("pretrain",) if stage != "scratch" else ())
+                + (("finetune",) if stage == "finetune" else ()))
         chosen = {key: config.get(key) for key in keys}
         if chosen.get("finetune"):   # which scratch stack heads it is a path, not a setting
             chosen["finetune"] = {k: v for k, v in chosen["finetune"].items() if k != "blend_ckpt"}

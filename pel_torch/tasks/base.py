@@ -66,6 +66,7 @@ class Task:
     main_target: str = "target"                       # what finetune, scratch and evaluate predict
     pretraining_targets: tuple[str, ...] = ()         # what ``stage=pretrain`` may learn first
     prediction_columns: tuple[str, ...] = ()          # the columns batch prediction writes
+    config_keys: tuple[str, ...] = ()                 # top-level config keys of the task's own that a fit depends on
 
     def prepare(self, cfg, inputs: InputBuilder | None = None) -> Prepared:
         """Load, split, and build inputs fitted on what the split may know (or with ``inputs``, already fitted)."""

@@ -72,7 +72,7 @@ def one_dataset(cfg: DictConfig) -> tuple[dict, str]:
     task = make_task(cfg)
     prepared = task.prepare(cfg)
     scale, y = main_target(task, prepared)
-    fitted = reusable_checkpoint(cfg, "scratch") or scratch(OmegaConf.merge(cfg, {"stage": "scratch"}), prepared).checkpoint
+    fitted = reusable_checkpoint(cfg, task, "scratch") or scratch(OmegaConf.merge(cfg, {"stage": "scratch"}), prepared).checkpoint
     checkpoint = load_checkpoint(fitted, task)
     stack = checkpoint.model.member("scratch").double().eval()
     table, split = prepared.table, prepared.split

@@ -47,6 +47,7 @@ class GenreVolumeTask(Task):
 
     name = "genre_volume"
     main_target = "volume"
+    config_keys = ("freq", "horizon", "lags")
 
     def load(self, cfg) -> tuple[Panel, list[np.ndarray], list[np.ndarray]]:
         """The panel, each series' history and its held-out last ``horizon`` values."""

@@ -107,7 +107,7 @@ def _one_split(cfg: DictConfig) -> Iterator[tuple[dict[str, dict[str, float]], d
     prepared = task.prepare(cfg)
     scale, y = main_target(task, prepared)
     test = prepared.split.test
-    el = reusable_checkpoint(cfg, "scratch") or scratch(OmegaConf.merge(cfg, {"stage": "scratch"}), prepared).checkpoint
+    el = reusable_checkpoint(cfg, task, "scratch") or scratch(OmegaConf.merge(cfg, {"stage": "scratch"}), prepared).checkpoint
     checkpoint = load_checkpoint(el, task)
     stack = select_training_kernels(checkpoint.model.member("scratch").double().eval(), cfg.kernels)
     predictions = {STACK: predict_batches(select_training_kernels(checkpoint.model, cfg.kernels), prepared.raw[test])}
@@ -122,8 +122,8 @@ def _one_split(cfg: DictConfig) -> Iterator[tuple[dict[str, dict[str, float]], d
         return scores, {"cold_warm": cold_warm.by_history(counts, y[test], predictions, scale.std), **extra}, task.describe(cfg, prepared)
 
     yield results({})
-    pretrained = reusable_checkpoint(cfg, "pretrain") or pretrain(OmegaConf.merge(cfg, {"stage": "pretrain"})).checkpoint
-    tuned = reusable_checkpoint(cfg, "finetune") or finetune(OmegaConf.merge(cfg, {"stage": "finetune", "ckpt_path": str(pretrained),
+    pretrained = reusable_checkpoint(cfg, task, "pretrain") or pretrain(OmegaConf.merge(cfg, {"stage": "pretrain"})).checkpoint
+    tuned = reusable_checkpoint(cfg, task, "finetune") or finetune(OmegaConf.merge(cfg, {"stage": "finetune", "ckpt_path": str(pretrained),
                                                                           "finetune": {"blend_ckpt": str(el)}})).checkpoint
     tuned_model = select_training_kernels(load_checkpoint(tuned, task).model, cfg.kernels)
     predictions[PRETRAINED] = predict_batches(tuned_model, prepared.raw[test])

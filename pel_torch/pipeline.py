@@ -31,7 +31,8 @@ def build_stack(cfg: DictConfig, *, progress: bool = True) -> StackedEnsemble:
     layers = [[make_learner(name, overrides.get(name), seed=cfg.seed * 100 + depth, threads=cfg.threads) for name in layer]
               for depth, layer in enumerate(names)]
     return StackedEnsemble(layers, n_folds=s.n_folds, passthrough=s.passthrough, selection_rounds=s.selection_rounds,
-                           seed=cfg.seed, progress=progress)
+                           seed=cfg.seed, progress=progress,
+                           head_groups=s.get("head_groups"))   # configs saved before the key existed had one set
 
 
 def build_logger(cfg: DictConfig) -> TensorBoardLogger:

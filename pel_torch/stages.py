@@ -56,9 +56,9 @@ def pretrain(cfg: DictConfig) -> StageResult:
         log.info("pretraining on %s rows, target %s", f"{len(rows.y):,}", target)
         ensemble = build_stack(cfg).fit(rows.features, rows.y, prepared.groups, prepared.sizes)
         members.append(ScaledStack(compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_)))
-        logger.experiment.add_scalars(f"pretrain/{target}/selection_weights", dict(zip(ensemble.learner_names[-1], ensemble.weights_.tolist())))
+        logger.experiment.add_scalars(f"pretrain/{target}/selection_weights", dict(zip(ensemble.learner_names[-1], np.atleast_2d(ensemble.weights_).mean(axis=0).tolist())))
         # Out-of-fold predictions of the pretraining rows: the honest prior for those among them with the task's target.
-        oof = ensemble.oof_ @ ensemble.weights_
+        oof = ensemble.combine(ensemble.oof_, rows.features)
         described[target] = {"target": rows.target, "oof": {"ids": rows.ids, "values": oof.tolist()}}
         metrics.update({f"pretrain/{target}/oof_{k}": v for k, v in regression_metrics(rows.y, oof).items()})
     # The checkpoint predicts the first target; finetune uses every member.

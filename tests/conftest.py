@@ -60,6 +60,7 @@ SMALL = {  # quick settings: the contract under test is parity, not accuracy
     "lstm": {"max_epochs": 2, "dim": 8, "hidden": 8},
     "cnn": {"max_epochs": 2, "dim": 8, "hidden": 8},
     "window_lstm": {"max_epochs": 2, "hidden": (8, 4)},
+    "nbeats": {"max_epochs": 2, "width": 8, "blocks": 2},
     "theta": {},
     "seasonal_naive": {},
 }

@@ -76,6 +76,23 @@ def test_full_stack_parity_float32(small_stack, box_office):
     assert_parity(out, ensemble.predict(box_office["X"]))
 
 
+def test_a_head_per_step_compiles_with_each_rows_own_weights(id_rows):
+    from pel_torch.compile import compile_stack
+    from pel_torch.learners.stacking import StackedEnsemble
+
+    X, y, groups, sizes = id_rows
+    layer = [make_learner(name, SMALL[name], seed=0) for name in ("seasonal_naive", "theta", "nbeats")]
+    ensemble = StackedEnsemble([layer], n_folds=2, seed=0, progress=False, head_groups="step").fit(X[:600], y[:600], groups, sizes)
+    ensemble.select_on(X[600:], y[600:])
+    assert ensemble.weights_.shape == (3, 3)                  # 3 steps x 3 members
+    stack = compile_stack(ensemble, np.zeros(X.shape[1]), np.ones(X.shape[1]))
+    with torch.no_grad():
+        out = stack(torch.from_numpy(X))
+    step = X[:, groups["step"]].argmax(axis=1)
+    assert_parity(out, ensemble.predict(X))
+    assert_parity(out, (ensemble.predict_layers(X)[-1] * ensemble.weights_[step]).sum(axis=1))
+
+
 def test_stack_gradients_reach_leaves_network_and_head(small_stack, box_office):
     stack = copy.deepcopy(small_stack[1]).train()
     stack(torch.from_numpy(box_office["raw"][:128])).square().mean().backward()

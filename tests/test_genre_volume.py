@@ -13,8 +13,9 @@ from pel_torch.tasks.genre_volume import GenreVolumeTask
 from pel_torch.tasks.genre_volume.windows import forecast_rows
 
 TINY = ["task=genre_volume", "data=long_panel", "freq=M", "horizon=4", "lags=6", "split.max_origins=6", "split.val_origins=2",
-        "stack.n_folds=2", "stack.layers=[[seasonal_naive,theta,lightgbm,window_lstm]]", "++stack.learners.lightgbm.n_estimators=20",
-        "++stack.learners.window_lstm.max_epochs=1", "++stack.learners.window_lstm.hidden=[8,4]"]
+        "stack.n_folds=2", "stack.layers=[[seasonal_naive,theta,lightgbm,nbeats,window_lstm]]", "++stack.learners.lightgbm.n_estimators=20",
+        "++stack.learners.window_lstm.max_epochs=1", "++stack.learners.window_lstm.hidden=[8,4]", "++stack.learners.nbeats.max_epochs=1",
+        "++stack.learners.nbeats.width=8"]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,9 @@ def test_scratch_and_evaluate_on_a_long_panel(panel_file, tmp_path):
     assert (reach < first_val).all() and (table.iloc[split.test]["origin"] == 36).all()
     result = scratch(cfg, prepared)
     checkpoint = load_checkpoint(result.checkpoint, task)
-    assert checkpoint.model.member("scratch").stack.layers[0].names == ["seasonal_naive", "theta", "lightgbm", "window_lstm"]
+    stack = checkpoint.model.member("scratch").stack
+    assert stack.layers[0].names == ["seasonal_naive", "theta", "lightgbm", "nbeats", "window_lstm"]
+    assert stack.head.weights.shape == (4, 5)    # the forecast stack's head: one set of weights per step ahead, read back
     metrics = evaluate_checkpoint(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", name="evaluate"), task, checkpoint)
     assert metrics["test/windows"] == 6 and 0 < metrics["test/mape"] < 30 and 0 < metrics["test/mase"] < 5
     # Past the data's end: four months per series after 2023-04, an interval around each, a figure per series and a grid.

@@ -49,7 +49,7 @@ def test_registry_rejects_duplicates_and_unknown_names():
     with pytest.raises(PelError, match="unknown learner 'svm'"):
         make_learner("svm")
     assert set(LEARNERS) == {"catboost", "random_forest", "lightgbm", "xgboost", "neural_net", "extra_trees", "linear", "mf", "svdpp", "neumf", "lstm", "cnn",
-                              "window_lstm", "theta", "seasonal_naive"}
+                              "window_lstm", "nbeats", "theta", "seasonal_naive"}
 
 
 @pytest.mark.parametrize("name, params, message", [
@@ -97,3 +97,34 @@ def test_the_head_chosen_on_later_rows_prefers_the_learner_that_extrapolates():
     ensemble.select_on(later, target(x_later))
     assert ensemble.weights_[1] > 0.9                     # on later rows, the linear model does
     np.testing.assert_allclose(ensemble.predict(later), ensemble.predict_layers(later)[-1] @ ensemble.weights_)
+
+
+def test_a_grouped_head_weighs_each_group_on_its_own_rows():
+    import torch
+
+    from pel_torch.learners.selection import grouped_selection
+    from pel_torch.stack.modules import EnsembleSelection
+
+    rng = np.random.default_rng(0)
+    group, y = rng.integers(0, 3, 900), rng.normal(size=900)
+    near = y + np.where(group == 0, 0.05, 1.0) * rng.normal(size=900)   # good on group 0 only
+    far = y + np.where(group == 0, 1.0, 0.05) * rng.normal(size=900)    # good elsewhere
+    predictions = np.column_stack([near, far])
+    weights = grouped_selection(predictions, y, group, 4, rounds=25)
+    assert weights[0, 0] > 0.9 and weights[1, 1] > 0.9 and weights[2, 1] > 0.9
+    np.testing.assert_allclose(weights[3], ensemble_selection(predictions, y, 25))   # a group without rows: the shared weights
+    head = EnsembleSelection(2, group_columns=[1, 2, 3, 4])    # the one-hot sits in columns 1..4 of the raw input
+    head.weights.data.copy_(torch.from_numpy(weights))
+    raw = np.column_stack([rng.normal(size=900), np.eye(4)[group]])
+    out = head(torch.from_numpy(predictions), torch.from_numpy(raw)).detach().numpy()
+    np.testing.assert_allclose(out, (predictions * weights[group]).sum(axis=1))
+    assert head.mean_weights().shape == (2,)
+
+
+def test_a_head_group_the_task_lacks_is_named():
+    from pel_torch.learners.stacking import StackedEnsemble
+
+    X, y = np.zeros((20, 2), dtype=np.float32), np.arange(20, dtype=float)
+    ensemble = StackedEnsemble([[MeanLearner()]], n_folds=2, progress=False, head_groups="step")
+    with pytest.raises(PelError, match="stack.head_groups=step: this task has no input group of that name \\(it has: features\\)"):
+        ensemble.fit(X, y, {"features": np.arange(2)})

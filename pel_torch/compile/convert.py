@@ -26,7 +26,7 @@ CONVERTERS = {
     "catboost": lambda learner: ObliviousEnsemble.from_arrays(parse_catboost(learner.model_)),
     # Networks, embeddings and the linear model are torch modules already; a copy keeps later fine-tuning off the fitted learner.
     **{name: (lambda learner: copy.deepcopy(learner.model_).eval()) for name in ("neural_net", "linear", "mf", "svdpp", "neumf", "lstm", "cnn",
-                                                                             "window_lstm", "theta", "seasonal_naive")},
+                                                                             "window_lstm", "nbeats", "theta", "seasonal_naive")},
 }
 
 
@@ -44,6 +44,6 @@ def compile_stack(ensemble: StackedEnsemble, mean, std) -> Stack:
                     for bagged in layer], [b.name for b in layer])
         for layer in ensemble.layers_
     ]
-    head = EnsembleSelection(len(ensemble.weights_))
+    head = EnsembleSelection(ensemble.weights_.shape[-1], None if ensemble.head_columns_ is None else ensemble.head_columns_.tolist())
     head.weights.data.copy_(head.weights.data.new_tensor(ensemble.weights_))
     return Stack(Standardize.from_arrays(mean, std), layers, head, ensemble.passthrough).double().eval()

@@ -4,6 +4,7 @@ from pel_torch.learners.base import Learner
 from pel_torch.learners.forecasting import SeasonalNaiveLearner, ThetaLearner, WindowLSTMLearner
 from pel_torch.learners.linear import LinearLearner
 from pel_torch.learners.matrix_factorization import MatrixFactorizationLearner
+from pel_torch.learners.nbeats import NBeatsLearner
 from pel_torch.learners.neumf import NeuMFLearner
 from pel_torch.learners.sequence import ConvolutionLearner, SequenceLearner
 from pel_torch.learners.svdpp import SVDppLearner
@@ -24,7 +25,7 @@ def _registry(*classes: type[Learner]) -> dict[str, type[Learner]]:
 
 LEARNERS = _registry(CatBoostLearner, RandomForestLearner, LightGBMLearner, XGBoostLearner, NeuralNetLearner, ExtraTreesLearner,
                      LinearLearner, MatrixFactorizationLearner, SVDppLearner, NeuMFLearner, SequenceLearner, ConvolutionLearner,
-                     WindowLSTMLearner, ThetaLearner, SeasonalNaiveLearner)
+                     WindowLSTMLearner, NBeatsLearner, ThetaLearner, SeasonalNaiveLearner)
 PAPER_LAYER = ("catboost", "random_forest", "lightgbm", "xgboost", "neural_net")
 
 

@@ -1,4 +1,4 @@
-"""Caruana et al. (2004) ensemble selection: greedy forward selection with replacement."""
+"""Caruana et al. (2004) ensemble selection: greedy forward selection with replacement, over all rows or per group."""
 
 import numpy as np
 
@@ -19,3 +19,16 @@ def ensemble_selection(predictions: np.ndarray, y: np.ndarray, rounds: int = 25)
         counts[best] += 1
         total += predictions[:, best]
     return counts / rounds
+
+
+def grouped_selection(predictions: np.ndarray, y: np.ndarray, group: np.ndarray, n_groups: int, rounds: int = 25) -> np.ndarray:
+    """Weights ``(n_groups, n_models)``: ``ensemble_selection`` on each group's rows (``group`` (n_rows,) in
+    ``0 .. n_groups - 1``). A group without rows gets the weights chosen on all rows."""
+    shared = ensemble_selection(predictions, y, rounds)
+    return np.stack([ensemble_selection(predictions[group == g], y[group == g], rounds) if np.any(group == g) else shared
+                     for g in range(n_groups)])
+
+
+def one_hot_group(X: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Each row's group: which of the one-hot ``columns`` of ``X`` is set (the largest, as the compiled head reads it)."""
+    return np.argmax(np.asarray(X)[:, columns], axis=1)

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from pel_torch.errors import PelError
 from pel_torch.learners.bagging import BaggedLearner, fold_indices
 from pel_torch.learners.base import Learner
-from pel_torch.learners.selection import ensemble_selection
+from pel_torch.learners.selection import ensemble_selection, grouped_selection, one_hot_group
 from pel_torch.metrics import r2_score
 
 log = logging.getLogger(__name__)
@@ -22,13 +22,17 @@ class StackedEnsemble:
     """``layers``: per layer, the unfitted learners it holds. ``passthrough`` is the residual
     concat of the raw features (AutoGluon's ``use_orig_features``).
 
+    ``head_groups``: the input group (one-hot columns of ``X``) whose value picks the head's weights; None for one set.
+
     Fitted state: ``layers_`` (BaggedLearners per layer), ``oof_`` (n, n_models) of the last
-    layer, ``weights_`` (n_models,) of the selection head.
+    layer, ``weights_`` of the selection head: (n_models,), or (n_groups, n_models) with
+    ``head_columns_`` the group's columns.
     """
 
     def __init__(self, layers: list[list[Learner]], n_folds: int = 5, passthrough: bool = True,
-                 selection_rounds: int = 25, seed: int = 0, progress: bool = True):
+                 selection_rounds: int = 25, seed: int = 0, progress: bool = True, head_groups: str | None = None):
         self.layers = layers
+        self.head_groups = head_groups
         self.n_folds = n_folds
         self.passthrough = passthrough
         self.selection_rounds = selection_rounds
@@ -40,6 +44,7 @@ class StackedEnsemble:
         """``X`` (n, n_inputs) float32, ``y`` (n,) float64. ``groups``: the columns of ``X`` in each
         named input group (``Learner.inputs``); None for one group, ``features``, of every column.
         ``sizes``: how many ids each id group holds (``Learner.fit``)."""
+        self.head_columns_ = self._head_columns(groups)
         folds = fold_indices(len(y), self.n_folds, self.seed)
         total = sum(len(layer) for layer in self.layers) * self.n_folds
         self.layers_, inputs, n_previous = [], X, 0
@@ -57,8 +62,8 @@ class StackedEnsemble:
                     log.info("layer %d %-13s out-of-fold R2 %.4f", depth, b.name, r2_score(y, b.oof_))
                 inputs, n_previous = self._next_inputs(oof, X), oof.shape[1]
         self.oof_ = oof
-        self.weights_ = ensemble_selection(oof, y, self.selection_rounds)
-        log.info("selection weights: %s; out-of-fold R2 %.4f", self._weights_text(), r2_score(y, oof @ self.weights_))
+        self.weights_ = self._select(oof, y, X)
+        log.info("selection weights: %s; out-of-fold R2 %.4f", self._weights_text(), r2_score(y, self.combine(oof, X)))
         return self
 
     def select_on(self, X: np.ndarray, y: np.ndarray) -> "StackedEnsemble":
@@ -68,12 +73,33 @@ class StackedEnsemble:
         in time are not. Under drift the trees, which predict within the targets they saw, look best
         out of fold and worst later on: on the temporal split the out-of-fold head weighted them and
         lost 0.03 test R2 to the stack's own network (docs/RESULTS.md, "The stack and its members")."""
-        self.weights_ = ensemble_selection(self.predict_layers(X)[-1], y, self.selection_rounds)
+        self.weights_ = self._select(self.predict_layers(X)[-1], y, X)
         log.info("selection weights on %d held-out rows: %s", len(y), self._weights_text())
         return self
 
+    def _select(self, predictions: np.ndarray, y: np.ndarray, X: np.ndarray) -> np.ndarray:
+        if self.head_columns_ is None:
+            return ensemble_selection(predictions, y, self.selection_rounds)
+        return grouped_selection(predictions, y, one_hot_group(X, self.head_columns_), len(self.head_columns_), self.selection_rounds)
+
+    def combine(self, predictions: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """The head over the last layer's ``predictions`` (n, n_models) of the rows ``X``."""
+        if self.weights_.ndim == 1:
+            return predictions @ self.weights_
+        return np.einsum("nm,nm->n", predictions, self.weights_[one_hot_group(X, self.head_columns_)])
+
+    def _head_columns(self, groups: dict[str, np.ndarray] | None) -> np.ndarray | None:
+        if self.head_groups is None:
+            return None
+        if groups is None or self.head_groups not in groups:
+            raise PelError(f"stack.head_groups={self.head_groups}: this task has no input group of that name "
+                           f"(it has: {', '.join(groups or {}) or 'none'}); set stack.head_groups=null")
+        return np.asarray(groups[self.head_groups], dtype=np.int64)
+
     def _weights_text(self) -> str:
-        return ", ".join(f"{name} {weight:.2f}" for name, weight in zip(self.learner_names[-1], self.weights_) if weight > 0)
+        weights = self.weights_ if self.weights_.ndim == 1 else self.weights_.mean(axis=0)
+        text = ", ".join(f"{name} {weight:.2f}" for name, weight in zip(self.learner_names[-1], weights) if weight > 0)
+        return text if self.weights_.ndim == 1 else f"{text} (the mean over {len(self.weights_)} {self.head_groups} groups)"
 
     @property
     def learner_names(self) -> list[list[str]]:
@@ -90,7 +116,7 @@ class StackedEnsemble:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """``(n,)`` float64: the selection head over the last layer."""
-        return self.predict_layers(X)[-1] @ self.weights_
+        return self.combine(self.predict_layers(X)[-1], X)
 
     def _next_inputs(self, predictions: np.ndarray, X: np.ndarray) -> np.ndarray:
         # Learners see float32, as the compiled stack will feed them.

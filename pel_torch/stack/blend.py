@@ -35,8 +35,8 @@ class ScaledStack(nn.Module):
         return torch.cat([raw.to(torch.float64), self.prior(raw).to(torch.float64).unsqueeze(1)], dim=1)
 
     def selection_weights(self) -> dict[str, float]:
-        """The stack's own head: the weight of each learner of its last layer."""
-        weights = self.stack.head.normalised_weights().detach().cpu().tolist()
+        """The stack's own head: the weight of each learner of its last layer (averaged over the head's groups)."""
+        weights = self.stack.head.mean_weights().detach().cpu().tolist()
         return dict(zip(self.stack.layers[-1].names, weights))
 
 

@@ -6,6 +6,7 @@ from pel_torch.compile.tree_modules import ObliviousEnsemble, PerfectTreeEnsembl
 from pel_torch.learners.forecasting import ColumnForecast, WindowLSTM
 from pel_torch.learners.linear import LinearModel
 from pel_torch.learners.matrix_factorization import MatrixFactorization
+from pel_torch.learners.nbeats import NBeats
 from pel_torch.learners.neumf import NeuMF
 from pel_torch.learners.neural_net import TabularMLP
 from pel_torch.learners.sequence import SequenceRegressor
@@ -14,7 +15,7 @@ from pel_torch.stack.blend import Blend, ScaledStack
 from pel_torch.stack.modules import BaggedModule, EnsembleSelection, Stack, StackLayer, Standardize
 
 LEAF_MODULES = {cls.__name__: cls for cls in (TreeEnsemble, PerfectTreeEnsemble, ObliviousEnsemble, TabularMLP, LinearModel,
-                                               MatrixFactorization, SVDpp, NeuMF, SequenceRegressor, WindowLSTM,
+                                               MatrixFactorization, SVDpp, NeuMF, SequenceRegressor, WindowLSTM, NBeats,
                                                ColumnForecast)}
 
 

@@ -72,21 +72,36 @@ class StackLayer(nn.Module):
 
 
 class EnsembleSelection(nn.Module):
-    """A trainable weighted sum ``(batch, n_models) -> (batch,)``; weights are clipped at 0 and normalised."""
+    """A trainable weighted sum ``(batch, n_models) -> (batch,)``; weights are clipped at 0 and normalised.
 
-    def __init__(self, n_models: int):
+    ``group_columns``: one-hot columns of the raw input; the one set picks the row's own weights
+    (``weights`` is then ``(n_groups, n_models)``). None: one set of weights for every row."""
+
+    def __init__(self, n_models: int, group_columns: list[int] | None = None):
         super().__init__()
-        self.weights = nn.Parameter(torch.full((n_models,), 1.0 / n_models, dtype=torch.float64))
+        self.group_columns = None if group_columns is None else list(group_columns)
+        shape = (n_models,) if group_columns is None else (len(self.group_columns), n_models)
+        self.weights = nn.Parameter(torch.full(shape, 1.0 / n_models, dtype=torch.float64))
+        if group_columns is not None:
+            self.register_buffer("group_index", torch.tensor(self.group_columns, dtype=torch.int64), persistent=False)
 
     def spec(self) -> dict:
-        return {"n_models": len(self.weights)}
+        return {"n_models": self.weights.shape[-1], **({"group_columns": self.group_columns} if self.group_columns is not None else {})}
 
     def normalised_weights(self) -> torch.Tensor:
         positive = self.weights.clamp_min(0)
-        return positive / positive.sum()
+        return positive / positive.sum(dim=-1, keepdim=True)
 
-    def forward(self, predictions: torch.Tensor) -> torch.Tensor:
-        return predictions @ self.normalised_weights()
+    def mean_weights(self) -> torch.Tensor:
+        """``(n_models,)``: the weights, averaged over the groups where there are groups (for reading, not computing)."""
+        weights = self.normalised_weights()
+        return weights if weights.ndim == 1 else weights.mean(dim=0)
+
+    def forward(self, predictions: torch.Tensor, raw: torch.Tensor | None = None) -> torch.Tensor:
+        if self.group_columns is None:
+            return predictions @ self.normalised_weights()
+        group = raw.index_select(1, self.group_index).argmax(dim=1)
+        return (predictions * self.normalised_weights()[group]).sum(dim=1)
 
 
 class Stack(nn.Module):
@@ -105,7 +120,7 @@ class Stack(nn.Module):
         self.passthrough = passthrough
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
-        return self.head(self.layer_outputs(raw)[-1])
+        return self.head(self.layer_outputs(raw)[-1], raw)
 
     def layer_outputs(self, raw: torch.Tensor) -> list[torch.Tensor]:
         """Every layer's predictions ``(batch, n_models)``, for inspection and per-learner parity."""

@@ -8,6 +8,9 @@ stack is fitted once as ``stage=scratch`` fits it (or read back from the dataset
 window (Tourism: the competition's held-out values):
 - ``stack``: the compiled stack, its head chosen on the validation origins;
 - ``layer 1 name``: each member, read from the same compiled module;
+- ``stack, one head`` and ``stack, head per step``: the same members under either head, each chosen on
+  the validation origins (``stack.head_groups``); ``stack`` is the one the config asked for, so it
+  equals one of them, and the other says whether per-step weights paid;
 - ``seasonal_naive`` and ``theta``: the statistical forecasts themselves (the competition's
   seasonal naive: if its MAPE matches the published one, the protocol is the competition's).
 80% intervals are split-conformal: per step ahead, the 10% and 90% quantiles of the model's scaled
@@ -20,12 +23,15 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
+
 from omegaconf import DictConfig, OmegaConf
 
 from pel_torch.checkpoint import load_checkpoint, reusable_checkpoint
 from pel_torch.data.tourism import PUBLISHED_MAPE
 from pel_torch.errors import PelError
 from pel_torch.inference import learner_predictions, predict_batches
+from pel_torch.learners.selection import ensemble_selection, grouped_selection
 from pel_torch.pipeline import make_task, packaged_config, report_mode
 from pel_torch.stages import main_target, scratch
 from pel_torch.tasks.genre_volume.forecast import conformal_interval
@@ -35,6 +41,7 @@ from pel_torch.tasks.genre_volume.windows import STATISTICAL
 log = logging.getLogger(__name__)
 DATASETS = ("genres", "tourism_monthly", "tourism_quarterly")
 STACK = "stack"
+HEADS = ("stack, one head", "stack, head per step")
 QUICK = {"stack": {"n_folds": 2, "layers": [["seasonal_naive", "theta", "lightgbm"]], "learners": {"lightgbm": {"n_estimators": 20}}},
          "split": {"max_origins": 3, "val_origins": 2}}
 
@@ -76,13 +83,14 @@ def one_dataset(cfg: DictConfig) -> tuple[dict, str]:
     checkpoint = load_checkpoint(fitted, task)
     stack = checkpoint.model.member("scratch").double().eval()
     table, split = prepared.table, prepared.split
+    members = {part: learner_predictions(stack, prepared.raw[getattr(split, part)]) for part in ("val", "test")}
+    heads = both_heads(members, y[split.val], table["step"].to_numpy() - 1, split, cfg.horizon, cfg.stack.selection_rounds)
     forecasts = {}
     for part in ("val", "test"):
         rows = getattr(split, part)
         # a statistical member is its forecast as it is: its row is the forecaster's own, below
-        outputs = {STACK: predict_batches(stack, prepared.raw[rows]),
-                   **{name: p for name, p in learner_predictions(stack, prepared.raw[rows]).items()
-                      if name.split()[-1] not in STATISTICAL}}
+        outputs = {STACK: predict_batches(stack, prepared.raw[rows]), **heads[part],
+                   **{name: p for name, p in members[part].items() if name.split()[-1] not in STATISTICAL}}
         part_scale = table["scale"].to_numpy()[rows]
         forecasts[part] = {name: scale.decode(p) * part_scale for name, p in outputs.items()}
         forecasts[part].update({name: table[name].to_numpy()[rows] for name in STATISTICAL})
@@ -93,6 +101,19 @@ def one_dataset(cfg: DictConfig) -> tuple[dict, str]:
         inside = (frame["actual"] >= lower) & (frame["actual"] <= upper)
         scores[name] = {**forecast_errors(frame, "forecast"), "coverage80": float(inside.mean())}
     return scores, task.describe(cfg, prepared)
+
+
+def both_heads(members: dict[str, dict[str, np.ndarray]], y_val: np.ndarray, step: np.ndarray, split, horizon: int,
+               rounds: int) -> dict[str, dict[str, np.ndarray]]:
+    """The last layer's members under one head and under a head per step, both chosen on the validation rows:
+    ``{part: {head's row name: (n,) scaled forecast}}``."""
+    last = max(int(name.split()[1]) for name in members["val"])
+    names = [name for name in members["val"] if name.startswith(f"layer {last} ")]
+    val, test = (np.column_stack([members[part][name] for name in names]) for part in ("val", "test"))
+    one = ensemble_selection(val, y_val, rounds)
+    per_step = grouped_selection(val, y_val, step[split.val], horizon, rounds)
+    return {part: {HEADS[0]: predictions @ one, HEADS[1]: np.einsum("nm,nm->n", predictions, per_step[step[rows]])}
+            for part, predictions, rows in (("val", val, split.val), ("test", test, split.test))}
 
 
 def format_report(results: dict, meta: dict) -> str:

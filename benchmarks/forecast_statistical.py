@@ -15,11 +15,12 @@ import time
 from common import write_report
 from pel_torch.data.tourism import PUBLISHED_MAPE, load_tourism
 from pel_torch.forecasting.backtest import evaluate
+from pel_torch.forecasting.ets import ets
 from pel_torch.forecasting.statistical import naive, seasonal_naive, theta
 from pel_torch.tasks.genre_volume.data import genre_panel
 
-FORECASTERS = {"naive": lambda y, period, h: naive(y, h), "seasonal_naive": seasonal_naive, "theta": theta}
-PUBLISHED_NAMES = {"seasonal_naive": "seasonal naive", "theta": "Theta"}
+FORECASTERS = {"naive": lambda y, period, h: naive(y, h), "seasonal_naive": seasonal_naive, "theta": theta, "ets": ets}
+PUBLISHED_NAMES = {"seasonal_naive": "seasonal naive", "theta": "Theta", "ets": "ETS"}
 GENRES = {"genres_daily": ("D", 14, 4), "genres_weekly": ("W", 4, 3)}
 
 

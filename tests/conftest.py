@@ -62,6 +62,7 @@ SMALL = {  # quick settings: the contract under test is parity, not accuracy
     "window_lstm": {"max_epochs": 2, "hidden": (8, 4)},
     "nbeats": {"max_epochs": 2, "width": 8, "blocks": 2},
     "theta": {},
+    "ets": {},
     "seasonal_naive": {},
 }
 
@@ -69,7 +70,7 @@ SMALL = {  # quick settings: the contract under test is parity, not accuracy
 @pytest.fixture(scope="session")
 def id_rows():
     """Synthetic rows for learners that read ids and histories, or forecast windows:
-    (X (n, 2 + 3k + lags + horizon + 2) float32, y, groups, sizes)."""
+    (X (n, 2 + 3k + lags + horizon + 3) float32, y, groups, sizes)."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -78,12 +79,12 @@ def id_rows():
     history = np.column_stack([rng.integers(0, items + 1, (n, k)), rng.normal(size=(n, k)), rng.exponential(size=(n, k))])
     y = rng.normal(size=users + 1)[user] + rng.normal(size=items + 1)[item] + 0.3 * rng.normal(size=n)
     window, step = rng.normal(size=(n, lags)) + y[:, None], np.eye(horizon)[rng.integers(0, horizon, n)]
-    forecasts = y[:, None] + rng.normal(size=(n, 2))   # what theta and seasonal naive would have said
+    forecasts = y[:, None] + rng.normal(size=(n, 3))   # what theta, seasonal naive and ets would have said
     X = np.column_stack([user, item, history, window, step, forecasts]).astype(np.float32)
     width = 2 + 3 * k
     groups = {"user": np.array([0]), "item": np.array([1]), "history": np.arange(2, width), "window": width + np.arange(lags),
               "step": width + lags + np.arange(horizon), "theta": np.array([width + lags + horizon]),
-              "seasonal_naive": np.array([width + lags + horizon + 1])}
+              "seasonal_naive": np.array([width + lags + horizon + 1]), "ets": np.array([width + lags + horizon + 2])}
     return X, y, groups, {"user": users + 1, "item": items + 1, "history": k, "lags": lags, "horizon": horizon}
 
 

@@ -8,6 +8,7 @@ from pel_torch.data.panels import from_events, read_event_log, read_long_panel
 from pel_torch.data.tourism import PUBLISHED_MAPE, load_tourism
 from pel_torch.errors import DataError
 from pel_torch.forecasting.backtest import evaluate, windows
+from pel_torch.forecasting.ets import ExponentialSmoothing, ets, fit, forecast_from
 from pel_torch.forecasting.metrics import mase_scale, panel_errors, series_errors
 from pel_torch.forecasting.statistical import seasonal_naive, theta
 
@@ -37,6 +38,32 @@ def test_theta_recovers_a_multiplicative_season_and_halves_the_trend():
     assert np.allclose(theta(y, 12, 12).mean, 100 * season, rtol=1e-3)
     line = np.arange(40.0)
     assert np.allclose(np.diff(theta(line, 1, 5).mean), 0.5, atol=1e-3)   # the theta line's drift is half the slope
+
+
+def test_ets_chooses_the_season_the_series_has_and_forecasts_it():
+    rng = np.random.default_rng(0)
+    season = np.array([0.6, 0.8, 1.0, 1.4, 1.2, 1.0] * 2)
+    t = np.arange(72)
+    multiplicative = (100 + 0.5 * t) * np.tile(season, 6) * (1 + 0.01 * rng.normal(size=72))
+    model = fit(multiplicative, 12)
+    assert model.form in ("ANM", "AAdM") and model.kind == 2
+    future = (100 + 0.5 * np.arange(72, 84)) * season
+    assert np.abs(ets(multiplicative, 12, 12).mean / future - 1).max() < 0.05
+    flat = 50 + rng.normal(size=40)
+    assert fit(flat, 1).form == "ANN"                        # no trend, no season: the simplest form wins on AICc
+    forecast = ets(flat, 1, 6)
+    assert np.ptp(forecast.mean) < 1e-9 and (forecast.p90 - forecast.mean)[5] > (forecast.p90 - forecast.mean)[0] > 0
+    assert ets(np.array([1.0, 2.0]), 4, 2).method == "naive (ets could not fit 2 points)"
+
+
+def test_ets_over_origins_keeps_the_first_origins_fit_and_runs_its_states_on():
+    rng = np.random.default_rng(1)
+    y = 100 + np.cumsum(rng.normal(size=60))
+    many = ExponentialSmoothing()
+    first, later = many("s", y[:40], 1, 3), many("s", y[:50], 1, 3)
+    np.testing.assert_allclose(first.mean, ets(y[:40], 1, 3).mean)                     # the first origin: a fit there
+    np.testing.assert_allclose(later.mean, forecast_from(fit(y[:40], 1), y[:50], 3).mean)   # a later one: that fit, run on
+    assert not np.allclose(later.mean, first.mean)
 
 
 @pytest.mark.parametrize("kind", ["monthly", "quarterly"])

@@ -87,7 +87,10 @@ def test_quick_report_reproduces_the_competitions_seasonal_naive_through_the_tas
     results = json.loads(json_path.read_text())
     assert set(results) == {"genres", "tourism_quarterly", "meta"}
     quarterly = results["tourism_quarterly"]
-    assert {"stack", "seasonal_naive", "theta", "layer 1 lightgbm"} <= set(quarterly)
+    assert {"stack", "stack, one head", "stack, head per step", "seasonal_naive", "theta", "ets", "layer 1 lightgbm"} <= set(quarterly)
+    assert quarterly["stack"]["mase"] == pytest.approx(quarterly["stack, head per step"]["mase"], rel=1e-6)   # the configured head
     assert quarterly["seasonal_naive"]["mape"] == pytest.approx(16.46, abs=0.05) and quarterly["theta"]["mape"] == pytest.approx(15.93, abs=0.05)
+    assert quarterly["ets"]["mape"] == pytest.approx(15.22, abs=0.05)    # ours; the competition's ETS scored 15.31
+    assert quarterly["stack, one head"]["seeds"]["mase"] == [quarterly["stack, one head"]["mase"]]   # one seed in a quick report
     assert all(0 <= row["coverage80"] <= 1 and row["windows"] == 427 for row in quarterly.values())
     assert "N-BEATS ensemble 14.95" in md_path.read_text() and "their methods and runs (not ours)" in md_path.read_text()

@@ -49,7 +49,7 @@ def test_registry_rejects_duplicates_and_unknown_names():
     with pytest.raises(PelError, match="unknown learner 'svm'"):
         make_learner("svm")
     assert set(LEARNERS) == {"catboost", "random_forest", "lightgbm", "xgboost", "neural_net", "extra_trees", "linear", "mf", "svdpp", "neumf", "lstm", "cnn",
-                              "window_lstm", "nbeats", "theta", "seasonal_naive"}
+                              "window_lstm", "nbeats", "theta", "ets", "seasonal_naive"}
 
 
 @pytest.mark.parametrize("name, params, message", [

@@ -26,7 +26,7 @@ CONVERTERS = {
     "catboost": lambda learner: ObliviousEnsemble.from_arrays(parse_catboost(learner.model_)),
     # Networks, embeddings and the linear model are torch modules already; a copy keeps later fine-tuning off the fitted learner.
     **{name: (lambda learner: copy.deepcopy(learner.model_).eval()) for name in ("neural_net", "linear", "mf", "svdpp", "neumf", "lstm", "cnn",
-                                                                             "window_lstm", "nbeats", "theta", "seasonal_naive")},
+                                                                             "window_lstm", "nbeats", "theta", "ets", "seasonal_naive")},
 }
 
 

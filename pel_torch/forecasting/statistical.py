@@ -60,16 +60,16 @@ def is_seasonal(y: np.ndarray, period: int) -> bool:
     return bool(abs(r[-1]) / stat > 1.6448536269514722)
 
 
-def seasonal_indices(y: np.ndarray, period: int) -> tuple[np.ndarray, bool]:
+def seasonal_indices(y: np.ndarray, period: int, multiplicative: bool | None = None) -> tuple[np.ndarray, bool]:
     """Classical decomposition (R's ``decompose``): per position ``i % period``, the mean ratio to a centred
     moving average, normalised to mean 1; the mean difference, normalised to mean 0, where that trend is
-    not positive throughout. Returns the indices and whether they are ratios."""
+    not positive throughout, or where ``multiplicative`` is False. Returns the indices and whether they are ratios."""
     weights = np.ones(period + 1 - period % 2)
     if period % 2 == 0:
         weights[0] = weights[-1] = 0.5
     trend = np.convolve(y, weights / period, mode="valid")
     offset = len(weights) // 2
-    multiplicative = bool(np.all(trend > 0))
+    multiplicative = bool(np.all(trend > 0)) and multiplicative is not False
     middle = y[offset:offset + len(trend)]
     detrended = middle / trend if multiplicative else middle - trend
     positions = np.arange(offset, offset + len(trend)) % period

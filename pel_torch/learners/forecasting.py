@@ -74,6 +74,11 @@ class ThetaLearner(ColumnForecastLearner):
     inputs = ("theta",)
 
 
+class ETSLearner(ColumnForecastLearner):
+    name = "ets"
+    inputs = ("ets",)
+
+
 class SeasonalNaiveLearner(ColumnForecastLearner):
     name = "seasonal_naive"
     inputs = ("seasonal_naive",)

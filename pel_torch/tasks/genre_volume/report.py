@@ -16,6 +16,9 @@ window (Tourism: the competition's held-out values):
 80% intervals are split-conformal: per step ahead, the 10% and 90% quantiles of the model's scaled
 errors on the validation origins, added to its test forecast and widened to hold it; ``coverage80`` is the share of test
 values inside. Published MAPE, their methods and runs, is printed beside ours and labelled.
+A dataset is fitted ``report_seeds[dataset]`` times (seeds 0, 1, ...): each figure is the mean over
+the seeds, each row also keeps its per-seed values, and the stack is paired by seed against the best
+single forecaster.
 """
 
 import json
@@ -42,7 +45,7 @@ log = logging.getLogger(__name__)
 DATASETS = ("genres", "tourism_monthly", "tourism_quarterly")
 STACK = "stack"
 HEADS = ("stack, one head", "stack, head per step")
-QUICK = {"stack": {"n_folds": 2, "layers": [["seasonal_naive", "theta", "lightgbm"]], "learners": {"lightgbm": {"n_estimators": 20}}},
+QUICK = {"stack": {"n_folds": 2, "layers": [["seasonal_naive", "theta", "ets", "lightgbm"]], "learners": {"lightgbm": {"n_estimators": 20}}},
          "split": {"max_origins": 3, "val_origins": 2}}
 
 
@@ -63,11 +66,18 @@ def run_report(cfg: DictConfig) -> list[Path]:
                               QUICK if mode == "quick" else {})
         left_out = list(cfg.report_leave_out.get(dataset) or [])
         run.stack.layers = [[name for name in layer if name not in left_out] for layer in run.stack.layers]
-        results[dataset], described[dataset] = one_dataset(run)
+        seeds = 1 if mode == "quick" else int(cfg.report_seeds.get(dataset) or 1)
+        per_seed = []
+        for seed in range(seeds):
+            run.seed = seed
+            scores, described[dataset] = one_dataset(run)
+            per_seed.append(scores)
+        results[dataset] = over_seeds(per_seed)
         meta = {"date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - started), "mode": mode,
                 "command": f"python evaluate.py task=genre_volume report={mode} threads={cfg.threads}", "data": described,
                 "stack": f"stack.layers={OmegaConf.to_container(cfg.stack.layers)} stack.n_folds={run.stack.n_folds}",
                 "left_out": OmegaConf.to_container(cfg.report_leave_out),
+                "seeds": {d: len(next(iter(rows.values()))["seeds"]["mase"]) for d, rows in results.items()},
                 "published_mape": {f"tourism_{k}": v for k, v in PUBLISHED_MAPE.items()}}
         (out / "genre_volume.json").write_text(json.dumps({**results, "meta": meta}, indent=1))
         (out / "genre_volume.md").write_text(format_report(results, meta))
@@ -103,6 +113,24 @@ def one_dataset(cfg: DictConfig) -> tuple[dict, str]:
     return scores, task.describe(cfg, prepared)
 
 
+def over_seeds(per_seed: list[dict[str, dict[str, float]]]) -> dict[str, dict]:
+    """Each model's metrics averaged over the seeds, with the per-seed values under ``seeds``."""
+    return {model: {**{k: float(np.mean([scores[model][k] for scores in per_seed])) for k in row},
+                    "seeds": {k: [scores[model][k] for scores in per_seed] for k in row if k != "windows"}}
+            for model, row in per_seed[0].items()}
+
+
+def against_best_single(rows: dict[str, dict]) -> str:
+    """The stack's MASE minus the best single forecaster's (by mean MASE), paired by seed."""
+    singles = {name: row for name, row in rows.items() if not name.startswith(STACK)}
+    best = min(singles, key=lambda name: singles[name]["mase"])
+    difference = np.subtract(rows[STACK]["seeds"]["mase"], singles[best]["seeds"]["mase"])
+    relative = 100 * difference.mean() / singles[best]["mase"]
+    spread = f" ± {difference.std(ddof=1):.3f}" if len(difference) > 1 else ""
+    return (f"Stack minus the best single forecaster ({best}), MASE paired by seed: {difference.mean():+.3f}{spread} ({relative:+.1f}%), "
+            f"lower on {int((difference < 0).sum())} of {len(difference)} seed(s).")
+
+
 def both_heads(members: dict[str, dict[str, np.ndarray]], y_val: np.ndarray, step: np.ndarray, split, horizon: int,
                rounds: int) -> dict[str, dict[str, np.ndarray]]:
     """The last layer's members under one head and under a head per step, both chosen on the validation rows:
@@ -123,11 +151,14 @@ def format_report(results: dict, meta: dict) -> str:
              "MAPE, sMAPE and MASE as the forecasting competitions computed them (per series over the horizon, then averaged);",
              "RMSE per series, averaged; coverage80: the share of test values inside the split-conformal 80% interval.", ""]
     for dataset, rows in results.items():
-        lines += [f"## {dataset}", "", f"Data: {meta['data'][dataset]}.", "",
+        seeds = meta["seeds"][dataset]
+        lines += [f"## {dataset}", "", f"Data: {meta['data'][dataset]}; " + (f"means over {seeds} seeds, MASE ± std." if seeds > 1 else "one seed.")
+                  + " " + against_best_single(rows), "",
                   "| model | MAPE | sMAPE | MASE | RMSE | coverage80 |", "|---|---|---|---|---|---|"]
         for model, row in sorted(rows.items(), key=lambda item: item[1]["mase"]):
             name = f"**{model}**" if model == STACK else model
-            lines.append(f"| {name} | {row['mape']:.2f} | {row['smape']:.2f} | {row['mase']:.3f} | {row['rmse']:.1f} | {row['coverage80']:.3f} |")
+            mase = f"{row['mase']:.3f}" + (f" ± {np.std(row['seeds']['mase'], ddof=1):.3f}" if seeds > 1 else "")
+            lines.append(f"| {name} | {row['mape']:.2f} | {row['smape']:.2f} | {mase} | {row['rmse']:.1f} | {row['coverage80']:.3f} |")
         published = meta["published_mape"].get(dataset)
         if published:
             lines += ["", "Published MAPE, their methods and runs (not ours): " + "; ".join(f"{k} {v}" for k, v in published.items()) + "."]

@@ -6,7 +6,8 @@ one global model serves series of any size. A row's inputs (``WindowInputs.group
 - ``window`` (``lags``): the last ``lags`` scaled values, oldest first, left-padded with the oldest;
 - ``step`` (``horizon``): one-hot of the step ahead, 1 .. horizon;
 - ``features``: the window and the step again, the statistical forecasts of this step from ``v[:t]``
-  (seasonal naive and Theta, scaled), log1p of the scale, and the share of the window that was known
+  (seasonal naive, Theta and ETS, scaled; ETS's parameters are fitted at a series' first origin of
+  the part, its states run on to each later one), log1p of the scale, and the share of the window that was known
   (never the origin itself: a time index lets a network memorise each series' past, which looks
   good out of fold on overlapping windows and is useless ahead).
 The target is ``v[t + step - 1]`` scaled. Rows never read a value at or after their origin as input.
@@ -16,11 +17,18 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from pel_torch.forecasting.ets import ExponentialSmoothing
 from pel_torch.forecasting.metrics import mase_scale
 from pel_torch.forecasting.statistical import seasonal_naive, theta
 
-STATISTICAL = {"seasonal_naive": seasonal_naive, "theta": theta}
-STATE_VERSION = 1
+STATISTICAL = ("seasonal_naive", "theta", "ets")
+STATE_VERSION = 2   # 2: the ETS forecast among the inputs
+
+
+def statistical_forecasters() -> dict:
+    """The statistical forecasters of one ``forecast_rows`` call: ``(series, history, period, horizon) -> Forecast``."""
+    return {"seasonal_naive": lambda series, y, period, h: seasonal_naive(y, period, h),
+            "theta": lambda series, y, period, h: theta(y, period, h), "ets": ExponentialSmoothing()}
 
 
 def series_scale(known: np.ndarray, lags: int) -> float:
@@ -36,7 +44,7 @@ def forecast_rows(ids: list[str], histories: list[np.ndarray], futures: list[np.
     given); a step past every known value has a NaN target (a forecast to make, not to score).
     Returns the rows' table (series, origin, step, part, scale, mase_scale, actual, and the
     statistical forecasts in volume) and their raw inputs ``(n, n_inputs)`` float64."""
-    tables, blocks = [], []
+    tables, blocks, forecasters = [], [], statistical_forecasters()
     work = [(i, t) for i, ts in enumerate(origins) for t in ts]
     for i, t in tqdm(work, desc=f"{part} windows", unit="origin", disable=not progress or len(work) < 500, leave=False):
         known = histories[i][:t]
@@ -46,7 +54,7 @@ def forecast_rows(ids: list[str], histories: list[np.ndarray], futures: list[np.
         scale = series_scale(known, lags)
         window = known[-lags:]
         window = np.concatenate([np.full(lags - len(window), window[0]), window]) / scale
-        statistical = {name: forecaster(known, period, horizon) for name, forecaster in STATISTICAL.items()}
+        statistical = {name: forecaster(i, known, period, horizon) for name, forecaster in forecasters.items()}
         steps = np.arange(1, horizon + 1)
         tables.append(pd.DataFrame({"series": ids[i], "origin": t, "step": steps, "part": part, "scale": scale,
                                     "mase_scale": mase_scale(known, period), "actual": actual,

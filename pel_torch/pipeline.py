@@ -23,11 +23,13 @@ def make_task(cfg: DictConfig) -> Task:
     return instantiate(cfg.task)
 
 
-def build_stack(cfg: DictConfig, *, progress: bool = True) -> StackedEnsemble:
-    """An unfitted stack from ``cfg.stack``, seeded from ``cfg.seed``, thread-capped by ``cfg.threads``."""
+def build_stack(cfg: DictConfig, *, progress: bool = True, layers=None) -> StackedEnsemble:
+    """An unfitted stack from ``cfg.stack`` (with ``layers``, learner names per layer, instead of its own where
+    given), seeded from ``cfg.seed``, thread-capped by ``cfg.threads``."""
     s = cfg.stack
     overrides = OmegaConf.to_container(s.learners, resolve=True) or {}
-    names = [list(layer) for layer in s.layers] if s.layers else [list(s.layer)] * s.n_layers
+    layers = layers or s.layers
+    names = [list(layer) for layer in layers] if layers else [list(s.layer)] * s.n_layers
     layers = [[make_learner(name, overrides.get(name), seed=cfg.seed * 100 + depth, threads=cfg.threads) for name in layer]
               for depth, layer in enumerate(names)]
     return StackedEnsemble(layers, n_folds=s.n_folds, passthrough=s.passthrough, selection_rounds=s.selection_rounds,

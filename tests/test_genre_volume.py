@@ -8,7 +8,7 @@ from conftest import config
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.errors import DataError, PelError
 from pel_torch.evaluation import evaluate_checkpoint
-from pel_torch.stages import pretrain, scratch
+from pel_torch.stages import finetune, pretrain, scratch
 from pel_torch.tasks.genre_volume import GenreVolumeTask
 from pel_torch.tasks.genre_volume.windows import forecast_rows
 
@@ -74,8 +74,24 @@ def test_bad_panels_and_settings_are_one_line(panel_file, tmp_path):
         task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "horizon=20"))
     with pytest.raises(DataError, match="horizon=4: Tourism quarterly is scored at the competition's horizon, 8"):
         task.prepare(config(tmp_path, *TINY, "data=tourism_quarterly", "horizon=4"))
-    with pytest.raises(PelError, match="task=genre_volume has nothing to pretrain on yet; .* stage=scratch"):
-        pretrain(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "stage=pretrain"))
+    with pytest.raises(DataError, match="pretrain.series names tourism_quarterly, the data being forecast: pretrain on other series"):
+        pretrain(config(tmp_path, *TINY, "data=tourism_quarterly", "horizon=8", "stage=pretrain", "pretrain.series=[tourism_quarterly]"))
+    with pytest.raises(DataError, match="pretrain.series=\\['m4'\\]: pretraining reads one or more of genres, tourism_monthly"):
+        pretrain(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "stage=pretrain", "pretrain.series=[m4]"))
+
+
+def test_networks_pretrained_on_other_series_are_fine_tuned_on_the_target(panel_file, tmp_path):
+    base = [*TINY, f"data.paths=[{panel_file}]", "pretrain.series=[tourism_yearly]", "pretrain.layers=[[nbeats]]"]
+    task = GenreVolumeTask()
+    pretrained = pretrain(config(tmp_path, *base, "stage=pretrain"))
+    member = load_checkpoint(pretrained.checkpoint, task).model.member("other_series")
+    assert member.stack.layers[0].names == ["nbeats"]     # only what pretrain.layers names
+    oof_ids = load_checkpoint(pretrained.checkpoint, task).spec["extra"]["members"]["other_series"]["oof"]["ids"]
+    assert len(oof_ids) == 2140 * 4 and all(i.startswith("tourism_yearly:") for i in oof_ids)   # 518 series, origins 4 years apart
+    tuned = finetune(config(tmp_path, *base, "stage=finetune", f"ckpt_path={pretrained.checkpoint}"))
+    model = load_checkpoint(tuned.checkpoint, task).model
+    assert model.names == ["other_series (fine-tuned)", "scratch"]
+    assert model.member("other_series (fine-tuned)").stack.layers[0].names == ["seasonal_naive", "theta", "lightgbm", "nbeats", "window_lstm"]
 
 
 def test_quick_report_reproduces_the_competitions_seasonal_naive_through_the_tasks_rows(tmp_path):
@@ -94,3 +110,20 @@ def test_quick_report_reproduces_the_competitions_seasonal_naive_through_the_tas
     assert quarterly["stack, one head"]["seeds"]["mase"] == [quarterly["stack, one head"]["mase"]]   # one seed in a quick report
     assert all(0 <= row["coverage80"] <= 1 and row["windows"] == 427 for row in quarterly.values())
     assert "N-BEATS ensemble 14.95" in md_path.read_text() and "their methods and runs (not ours)" in md_path.read_text()
+
+
+@pytest.mark.slow
+def test_full_report_pairs_pretrained_networks_with_scratch_by_seed(tmp_path):
+    """The full report's path, small: two seeds, networks pretrained on Tourism's yearly series (minutes; -m slow)."""
+    import json
+
+    small = ["task=genre_volume", "report=full", f"reports_dir={tmp_path / 'reports'}", "report_datasets=[genres]", "report_seeds.genres=2",
+             "report_pretrain.genres=[tourism_yearly]", "stack.layers=[[seasonal_naive,theta,nbeats]]", "pretrain.layers=[[nbeats]]",
+             "++stack.learners.nbeats.max_epochs=2", "++stack.learners.nbeats.width=16", "split.max_origins=3", "stack.n_folds=2"]
+    json_path, md_path = GenreVolumeTask().report(config(tmp_path, *small, name="evaluate"))
+    genres = json.loads(json_path.read_text())["genres"]
+    assert {"stack", "stack, pretrained", "layer 1 nbeats", "layer 1 nbeats, pretrained", "ets"} <= set(genres)
+    assert all(len(row["seeds"]["mase"]) == 2 for row in genres.values())
+    text = md_path.read_text()
+    assert "`layer 1 nbeats, pretrained` minus from scratch (`layer 1 nbeats`), MASE paired by seed" in text and "means over 2 seeds" in text
+    assert "pretrained on tourism_yearly" in text

@@ -16,6 +16,11 @@ window (Tourism: the competition's held-out values):
 80% intervals are split-conformal: per step ahead, the 10% and 90% quantiles of the model's scaled
 errors on the validation origins, added to its test forecast and widened to hold it; ``coverage80`` is the share of test
 values inside. Published MAPE, their methods and runs, is printed beside ours and labelled.
+Where ``report_pretrain[dataset]`` names other series, the networks of ``pretrain.layers`` are
+pretrained on them and the stack refitted from them (``stage=pretrain``, then ``stage=finetune``):
+``stack, pretrained`` is that head over the refitted stack and ``stack``, and ``layer 1 name,
+pretrained`` each refitted network alone, the same seed and rows as its ``layer 1 name`` from
+scratch, only its starting weights differ.
 A dataset is fitted ``report_seeds[dataset]`` times (seeds 0, 1, ...): each figure is the mean over
 the seeds, each row also keeps its per-seed values, and the stack is paired by seed against the best
 single forecaster.
@@ -36,7 +41,7 @@ from pel_torch.errors import PelError
 from pel_torch.inference import learner_predictions, predict_batches
 from pel_torch.learners.selection import ensemble_selection, grouped_selection
 from pel_torch.pipeline import make_task, packaged_config, report_mode
-from pel_torch.stages import main_target, scratch
+from pel_torch.stages import finetune, main_target, pretrain, scratch
 from pel_torch.tasks.genre_volume.forecast import conformal_interval
 from pel_torch.tasks.genre_volume.task import forecast_errors
 from pel_torch.tasks.genre_volume.windows import STATISTICAL
@@ -44,6 +49,8 @@ from pel_torch.tasks.genre_volume.windows import STATISTICAL
 log = logging.getLogger(__name__)
 DATASETS = ("genres", "tourism_monthly", "tourism_quarterly")
 STACK = "stack"
+PRETRAINED = "stack, pretrained"
+TUNED = "other_series (fine-tuned)"   # the finetune checkpoint's refitted member
 HEADS = ("stack, one head", "stack, head per step")
 QUICK = {"stack": {"n_folds": 2, "layers": [["seasonal_naive", "theta", "ets", "lightgbm"]], "learners": {"lightgbm": {"n_estimators": 20}}},
          "split": {"max_origins": 3, "val_origins": 2}}
@@ -70,9 +77,10 @@ def run_report(cfg: DictConfig) -> list[Path]:
         per_seed = []
         for seed in range(seeds):
             run.seed = seed
-            scores, described[dataset] = one_dataset(run)
+            scores, described[dataset] = one_dataset(run, pretraining_series(cfg, dataset, mode))
             per_seed.append(scores)
         results[dataset] = over_seeds(per_seed)
+        described[dataset] += f"; pretrained on {', '.join(series)}" if (series := pretraining_series(cfg, dataset, mode)) else ""
         meta = {"date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - started), "mode": mode,
                 "command": f"python evaluate.py task=genre_volume report={mode} threads={cfg.threads}", "data": described,
                 "stack": f"stack.layers={OmegaConf.to_container(cfg.stack.layers)} stack.n_folds={run.stack.n_folds}",
@@ -85,13 +93,18 @@ def run_report(cfg: DictConfig) -> list[Path]:
     return [out / "genre_volume.json", out / "genre_volume.md"]
 
 
-def one_dataset(cfg: DictConfig) -> tuple[dict, str]:
+def pretraining_series(cfg: DictConfig, dataset: str, mode: str) -> list[str]:
+    return [] if mode == "quick" else list(cfg.report_pretrain.get(dataset) or [])
+
+
+def one_dataset(cfg: DictConfig, pretrain_on: list[str]) -> tuple[dict, str]:
     task = make_task(cfg)
     prepared = task.prepare(cfg)
     scale, y = main_target(task, prepared)
     fitted = reusable_checkpoint(cfg, task, "scratch") or scratch(OmegaConf.merge(cfg, {"stage": "scratch"}), prepared).checkpoint
     checkpoint = load_checkpoint(fitted, task)
     stack = checkpoint.model.member("scratch").double().eval()
+    tuned = pretrained_model(cfg, task, fitted, pretrain_on) if pretrain_on else None
     table, split = prepared.table, prepared.split
     members = {part: learner_predictions(stack, prepared.raw[getattr(split, part)]) for part in ("val", "test")}
     heads = both_heads(members, y[split.val], table["step"].to_numpy() - 1, split, cfg.horizon, cfg.stack.selection_rounds)
@@ -101,6 +114,11 @@ def one_dataset(cfg: DictConfig) -> tuple[dict, str]:
         # a statistical member is its forecast as it is: its row is the forecaster's own, below
         outputs = {STACK: predict_batches(stack, prepared.raw[rows]), **heads[part],
                    **{name: p for name, p in members[part].items() if name.split()[-1] not in STATISTICAL}}
+        if tuned is not None:
+            networks = set(task_networks(cfg))
+            outputs[PRETRAINED] = predict_batches(tuned, prepared.raw[rows])
+            outputs.update({f"{name}, pretrained": p for name, p in learner_predictions(tuned.member(TUNED), prepared.raw[rows]).items()
+                            if name.split()[-1] in networks})
         part_scale = table["scale"].to_numpy()[rows]
         forecasts[part] = {name: scale.decode(p) * part_scale for name, p in outputs.items()}
         forecasts[part].update({name: table[name].to_numpy()[rows] for name in STATISTICAL})
@@ -113,6 +131,20 @@ def one_dataset(cfg: DictConfig) -> tuple[dict, str]:
     return scores, task.describe(cfg, prepared)
 
 
+def task_networks(cfg: DictConfig) -> list[str]:
+    return [name for layer in cfg.pretrain.layers for name in layer]
+
+
+def pretrained_model(cfg: DictConfig, task, scratch_checkpoint: Path, series: list[str]):
+    """``pretrain.layers`` pretrained on ``series``, then the stack refitted from them and headed with the scratch
+    stack (read back where a fit with the same settings is in the dataset's folder): the finetune checkpoint's model."""
+    pre_cfg = OmegaConf.merge(cfg, {"stage": "pretrain", "pretrain": {"series": series}})
+    pretrained = reusable_checkpoint(pre_cfg, task, "pretrain") or pretrain(pre_cfg).checkpoint
+    fine_cfg = OmegaConf.merge(pre_cfg, {"stage": "finetune", "ckpt_path": str(pretrained), "finetune": {"blend_ckpt": str(scratch_checkpoint)}})
+    tuned = reusable_checkpoint(fine_cfg, task, "finetune") or finetune(fine_cfg).checkpoint
+    return load_checkpoint(tuned, task).model.double().eval()
+
+
 def over_seeds(per_seed: list[dict[str, dict[str, float]]]) -> dict[str, dict]:
     """Each model's metrics averaged over the seeds, with the per-seed values under ``seeds``."""
     return {model: {**{k: float(np.mean([scores[model][k] for scores in per_seed])) for k in row},
@@ -120,15 +152,22 @@ def over_seeds(per_seed: list[dict[str, dict[str, float]]]) -> dict[str, dict]:
             for model, row in per_seed[0].items()}
 
 
-def against_best_single(rows: dict[str, dict]) -> str:
-    """The stack's MASE minus the best single forecaster's (by mean MASE), paired by seed."""
-    singles = {name: row for name, row in rows.items() if not name.startswith(STACK)}
-    best = min(singles, key=lambda name: singles[name]["mase"])
-    difference = np.subtract(rows[STACK]["seeds"]["mase"], singles[best]["seeds"]["mase"])
-    relative = 100 * difference.mean() / singles[best]["mase"]
+def against_best_single(rows: dict[str, dict]) -> list[str]:
+    """The stack against the best single forecaster trained from scratch (by mean MASE), and each pretrained row
+    against its counterpart from scratch: MASE paired by seed."""
+    singles = [name for name in rows if not name.startswith(STACK) and not name.endswith(", pretrained")]
+    best = min(singles, key=lambda name: rows[name]["mase"])
+    pairs = [(STACK, best, "the best single forecaster")]
+    pairs += [(name, name.removesuffix(", pretrained") if name != PRETRAINED else STACK, "from scratch")
+              for name in rows if name.endswith(", pretrained")]
+    return [paired(rows, a, b, what) for a, b, what in pairs]
+
+
+def paired(rows: dict[str, dict], a: str, b: str, what: str) -> str:
+    difference = np.subtract(rows[a]["seeds"]["mase"], rows[b]["seeds"]["mase"])
     spread = f" ± {difference.std(ddof=1):.3f}" if len(difference) > 1 else ""
-    return (f"Stack minus the best single forecaster ({best}), MASE paired by seed: {difference.mean():+.3f}{spread} ({relative:+.1f}%), "
-            f"lower on {int((difference < 0).sum())} of {len(difference)} seed(s).")
+    return (f"`{a}` minus {what} (`{b}`), MASE paired by seed: {difference.mean():+.3f}{spread} "
+            f"({100 * difference.mean() / rows[b]['mase']:+.1f}%), lower on {int((difference < 0).sum())} of {len(difference)}.")
 
 
 def both_heads(members: dict[str, dict[str, np.ndarray]], y_val: np.ndarray, step: np.ndarray, split, horizon: int,
@@ -152,8 +191,8 @@ def format_report(results: dict, meta: dict) -> str:
              "RMSE per series, averaged; coverage80: the share of test values inside the split-conformal 80% interval.", ""]
     for dataset, rows in results.items():
         seeds = meta["seeds"][dataset]
-        lines += [f"## {dataset}", "", f"Data: {meta['data'][dataset]}; " + (f"means over {seeds} seeds, MASE ± std." if seeds > 1 else "one seed.")
-                  + " " + against_best_single(rows), "",
+        lines += [f"## {dataset}", "", f"Data: {meta['data'][dataset]}; " + (f"means over {seeds} seeds, MASE ± std." if seeds > 1 else "one seed."),
+                  "", *[f"- {line}" for line in against_best_single(rows)], "",
                   "| model | MAPE | sMAPE | MASE | RMSE | coverage80 |", "|---|---|---|---|---|---|"]
         for model, row in sorted(rows.items(), key=lambda item: item[1]["mase"]):
             name = f"**{model}**" if model == STACK else model

@@ -22,13 +22,13 @@ from pel_torch.data.tourism import load_tourism
 from pel_torch.errors import DataError, PelError
 from pel_torch.features.targets import TargetScale
 from pel_torch.forecasting.metrics import METRICS, average, series_errors
-from pel_torch.tasks.base import Prepared, Task
+from pel_torch.tasks.base import Prepared, TargetSet, Task
 from pel_torch.tasks.genre_volume.data import genre_panel
-from pel_torch.tasks.genre_volume.windows import STATISTICAL, WindowInputs, forecast_rows
+from pel_torch.tasks.genre_volume.pool import pool_rows
+from pel_torch.tasks.genre_volume.windows import MIN_KNOWN, STATISTICAL, WindowInputs, forecast_rows
 
 log = logging.getLogger(__name__)
 SOURCES = ("genres", "tourism", "long_panel", "event_log")
-MIN_KNOWN = 3   # values a training origin must know
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class GenreVolumeTask(Task):
 
     name = "genre_volume"
     main_target = "volume"
+    pretraining_targets = ("other_series",)
     config_keys = ("freq", "horizon", "lags")
 
     def load(self, cfg) -> tuple[Panel, list[np.ndarray], list[np.ndarray]]:
@@ -89,6 +90,9 @@ class GenreVolumeTask(Task):
             parts["val"].append(val)
             parts["train"].append(list(range(max(MIN_KNOWN, last_train - (s.max_origins - 1) * s.origin_stride), last_train + 1, s.origin_stride)))
         tables, raws = zip(*(forecast_rows(panel.ids, histories, futures, origins, part, panel.period, h, lags) for part, origins in parts.items()))
+        if cfg.stage == "pretrain" and "other_series" in cfg.pretrain.targets:   # after every row of the split: its positions hold
+            pool = pool_rows(list(cfg.pretrain.series), cfg.data, h, lags, s.max_origins)
+            tables, raws = tables + (pool[0],), raws + (pool[1],)
         table, raw = pd.concat(tables, ignore_index=True), np.vstack(raws)
         positions = {part: np.flatnonzero(table["part"].to_numpy() == part) for part in parts}
         split = WindowSplit(s.kind, positions["train"], positions["val"], positions["test"])
@@ -104,6 +108,14 @@ class GenreVolumeTask(Task):
 
     def target_values(self, table: pd.DataFrame, name: str) -> np.ndarray:
         return (table["actual"] / table["scale"]).to_numpy(dtype=np.float64)
+
+    def pretraining_set(self, prepared: Prepared, target: str) -> TargetSet:
+        """``other_series``: the rows of ``pretrain.series``, the pool's panels, in the target's units (over each series' scale)."""
+        rows = np.flatnonzero(prepared.table["part"].to_numpy() == "pool")
+        table = prepared.table.iloc[rows]
+        series = table["series"].str.split(":").str[0].unique()
+        return TargetSet(prepared.features[rows], self.target_values(table, target), {"name": target, "log": False, "mean": 0.0, "std": 1.0},
+                         list(prepared.ids[rows]), f"{table['series'].nunique():,} series of {', '.join(series)}")
 
     def target_scale(self, prepared: Prepared) -> TargetScale:
         """The identity: a row's target is already over its series' scale (about 1), and kept in the same units as

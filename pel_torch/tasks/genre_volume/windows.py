@@ -23,6 +23,7 @@ from pel_torch.forecasting.statistical import seasonal_naive, theta
 
 STATISTICAL = ("seasonal_naive", "theta", "ets")
 STATE_VERSION = 2   # 2: the ETS forecast among the inputs
+MIN_KNOWN = 3       # values a training origin must know
 
 
 def statistical_forecasters() -> dict:

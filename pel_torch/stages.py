@@ -221,6 +221,8 @@ def _validate_and_save(cfg, task: Task, stage: str, model: Blend, prepared: Prep
     metrics.update({f"val/{name}": value for name, value in task.metrics(y[val], prediction, scale, prepared.table.iloc[val]).items()})
     trainer.logger.log_hyperparams(flat_config(cfg), metrics)
     log_embeddings(trainer.logger.experiment, model, prepared.labels, stage)
+    for tag, figure in task.figures(prepared, val, prediction, scale).items():
+        trainer.logger.experiment.add_figure(f"{stage}/{tag}", figure)
     path = _save(cfg, task, stage, model, prepared, scale.to_dict(), extra or {})
     return StageResult(stage, path, metrics)
 

@@ -55,6 +55,10 @@ def test_scratch_and_evaluate_on_a_long_panel(panel_file, tmp_path):
     stack = checkpoint.model.member("scratch").stack
     assert stack.layers[0].names == ["seasonal_naive", "theta", "lightgbm", "nbeats", "window_lstm"]
     assert stack.head.weights.shape == (4, 5)    # the forecast stack's head: one set of weights per step ahead, read back
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    runs = [EventAccumulator(str(p.parent)).Reload() for p in tmp_path.rglob("events.out.tfevents.*")]
+    assert any("scratch/validation_forecasts" in run.Tags()["images"] for run in runs)   # the validation forecasts, drawn
     metrics = evaluate_checkpoint(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", name="evaluate"), task, checkpoint)
     assert metrics["test/windows"] == 6 and 0 < metrics["test/mape"] < 30 and 0 < metrics["test/mase"] < 5
     # Past the data's end: four months per series after 2023-04, an interval around each, a figure per series and a grid.

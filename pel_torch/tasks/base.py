@@ -118,6 +118,10 @@ class Task:
         """Named parts of the test rows scored apart as well (boolean masks over ``prepared.split.test``); none by default."""
         return {}
 
+    def figures(self, prepared: Prepared, rows: np.ndarray, prediction: np.ndarray, scale: TargetScale) -> dict:
+        """Figures of ``prediction`` (standardised) on the rows at positions ``rows``, for TensorBoard: ``{tag: matplotlib Figure}``."""
+        return {}
+
     def recommend(self, cfg, checkpoint) -> list[str]:
         """``recommend.output``: write each user's best items by ``checkpoint`` and return lines to print; for tasks with users."""
         raise PelError(f"recommend.output: task={self.name} has no users to recommend to; it is for task=ratings")

@@ -72,6 +72,27 @@ def write_forecast(frame: pd.DataFrame, histories: dict[str, tuple[list[str], np
     return written
 
 
+def validation_figure(rows: pd.DataFrame, windows: np.ndarray, forecast: np.ndarray, limit: int = 8):
+    """Up to ``limit`` series (the largest) at one origin each: ``rows`` their forecast rows (series, step, actual),
+    ``windows`` (n, lags) the values each row read, ``forecast`` (n,)."""
+    largest = rows.groupby("series", sort=False)["scale"].first().nlargest(limit).index
+    n_rows = int(np.ceil(len(largest) / GRID_COLUMNS))
+    figure, axes = plt.subplots(n_rows, GRID_COLUMNS, figsize=(4 * GRID_COLUMNS, 2.6 * n_rows), squeeze=False)
+    for axis, series in zip(axes.ravel(), largest):
+        own = np.flatnonzero(rows["series"].to_numpy() == series)
+        steps = rows["step"].to_numpy()[own] - 1
+        axis.plot(np.arange(-windows.shape[1], 0), windows[own[0]], color="black", linewidth=1, label="window read")
+        axis.plot(steps, rows["actual"].to_numpy()[own], color="black", linestyle=":", label="what came")
+        axis.plot(steps, forecast[own], color="tab:blue", linewidth=1.6, label="forecast")
+        axis.set_title(str(series), fontsize=9)
+        axis.grid(alpha=0.3)
+    axes.ravel()[0].legend(fontsize=7)
+    for axis in axes.ravel()[len(largest):]:
+        axis.set_visible(False)
+    figure.tight_layout()
+    return figure
+
+
 def _draw(axis, series: str, rows: pd.DataFrame, dates: list[str], values: np.ndarray, small: bool = False) -> None:
     shown = HISTORY_SHOWN * len(rows)
     past = np.arange(-min(shown, len(values)), 0)

@@ -130,6 +130,16 @@ class GenreVolumeTask(Task):
         frame = rows.assign(forecast=scale.decode(prediction) * rows["scale"].to_numpy())
         return forecast_errors(frame, "forecast")
 
+    def figures(self, prepared: Prepared, rows: np.ndarray, prediction: np.ndarray, scale: TargetScale) -> dict:
+        """The last validation origin of a few series: the window the stack read, what came next and its forecast."""
+        from pel_torch.tasks.genre_volume.forecast import validation_figure
+
+        table = prepared.table.iloc[rows]
+        last = (table["origin"] == table.groupby("series")["origin"].transform("max")).to_numpy()
+        volume = table["scale"].to_numpy()[:, None]
+        window = prepared.raw[rows][:, :prepared.sizes["lags"]] * volume
+        return {"validation_forecasts": validation_figure(table[last], window[last], scale.decode(prediction)[last] * volume[last, 0])}
+
     def input_settings(self, cfg) -> dict:
         return {"lags": cfg.lags, "horizon": cfg.horizon}
 

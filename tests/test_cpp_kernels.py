@@ -64,7 +64,8 @@ def test_stack_with_cpp_kernels_keeps_native_parity(small_stack, box_office):
     native = ensemble.predict(box_office["X"])
     out = predict_batches(fast, box_office["raw"], batch_size=100)
     np.testing.assert_allclose(out, native, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(out, predict_batches(stack, box_office["raw"]), rtol=1e-12, atol=1e-12)
+    # the same batches: the float32 network's matrix products may round differently at another batch size (~1e-9 here)
+    np.testing.assert_allclose(out, predict_batches(stack, box_office["raw"], batch_size=100), rtol=1e-12, atol=1e-12)
 
 
 def test_torch_kernels_switch_the_cpp_ones_off(small_stack):
@@ -108,3 +109,4 @@ def test_compiled_kernels_predict_what_the_torch_kernels_do(box_office):
         compiled, kind = select_kernels(module, "compiled")
         assert kind == "compiled" and preferred_batch_size(compiled) == 8192
         np.testing.assert_allclose(predict_batches(compiled, x, batch_size=64, pad=True), expected, rtol=1e-12, atol=1e-12)
+

@@ -74,7 +74,7 @@ class StackLayer(nn.Module):
 class EnsembleSelection(nn.Module):
     """A trainable weighted sum ``(batch, n_models) -> (batch,)``; weights are clipped at 0 and normalised.
 
-    ``group_columns``: one-hot columns of the raw input; the one set picks the row's own weights
+    ``group_columns``: one-hot columns of the raw input; the column that is set picks the row's weights
     (``weights`` is then ``(n_groups, n_models)``). None: one set of weights for every row."""
 
     def __init__(self, n_models: int, group_columns: list[int] | None = None):

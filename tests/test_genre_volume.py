@@ -76,8 +76,14 @@ def test_bad_panels_and_settings_are_one_line(panel_file, tmp_path):
     task = GenreVolumeTask()
     with pytest.raises(DataError, match="series genre0 has 40 periods \\(6 series are that short\\)"):
         task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "horizon=20"))
+    earlier = task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "split.test_offset=4", "stage=scratch"))   # the window before the last
+    test = earlier.table.iloc[earlier.split.test]
+    assert (test["origin"] == 32).all() and test["actual"].notna().all()
+    assert earlier.table["origin"].add(earlier.table["step"]).max() <= 37          # nothing after month 36 is read
+    with pytest.raises(DataError, match="split.test_offset=8: Tourism is scored on the competition's held-out values"):
+        task.prepare(config(tmp_path, *TINY, "data=tourism_quarterly", "horizon=8", "split.test_offset=8", "stage=scratch"))
     with pytest.raises(DataError, match="horizon=4: Tourism quarterly is scored at the competition's horizon, 8"):
-        task.prepare(config(tmp_path, *TINY, "data=tourism_quarterly", "horizon=4"))
+        task.prepare(config(tmp_path, *TINY, "data=tourism_quarterly", "horizon=4", "stage=scratch"))
     with pytest.raises(DataError, match="pretrain.series names tourism_quarterly, the data being forecast: pretrain on other series"):
         pretrain(config(tmp_path, *TINY, "data=tourism_quarterly", "horizon=8", "stage=pretrain", "pretrain.series=[tourism_quarterly]"))
     with pytest.raises(DataError, match="pretrain.series=\\['m4'\\]: pretraining reads one or more of genres, tourism_monthly"):
@@ -111,23 +117,24 @@ def test_quick_report_reproduces_the_competitions_seasonal_naive_through_the_tas
     assert quarterly["stack"]["mase"] == pytest.approx(quarterly["stack, head per step"]["mase"], rel=1e-6)   # the configured head
     assert quarterly["seasonal_naive"]["mape"] == pytest.approx(16.46, abs=0.05) and quarterly["theta"]["mape"] == pytest.approx(15.93, abs=0.05)
     assert quarterly["ets"]["mape"] == pytest.approx(15.22, abs=0.05)    # ours; the competition's ETS scored 15.31
-    assert quarterly["stack, one head"]["seeds"]["mase"] == [quarterly["stack, one head"]["mase"]]   # one seed in a quick report
+    assert quarterly["stack, one head"]["runs"]["mase"] == [quarterly["stack, one head"]["mase"]]   # one run in a quick report
     assert all(0 <= row["coverage80"] <= 1 and row["windows"] == 427 for row in quarterly.values())
     assert "N-BEATS ensemble 14.95" in md_path.read_text() and "their methods and runs (not ours)" in md_path.read_text()
 
 
 @pytest.mark.slow
 def test_full_report_pairs_pretrained_networks_with_scratch_by_seed(tmp_path):
-    """The full report's path, small: two seeds, networks pretrained on Tourism's yearly series (minutes; -m slow)."""
+    """The full report's path, small: two test windows, two seeds, networks pretrained on Tourism's yearly series (minutes; -m slow)."""
     import json
 
-    small = ["task=genre_volume", "report=full", f"reports_dir={tmp_path / 'reports'}", "report_datasets=[genres]", "report_seeds.genres=2",
+    small = ["task=genre_volume", "report=full", f"reports_dir={tmp_path / 'reports'}", "report_datasets=[genres]", "report_seeds.genres=2", "report_windows.genres=2",
              "report_pretrain.genres=[tourism_yearly]", "stack.layers=[[seasonal_naive,theta,nbeats]]", "pretrain.layers=[[nbeats]]",
              "++stack.learners.nbeats.max_epochs=2", "++stack.learners.nbeats.width=16", "split.max_origins=3", "stack.n_folds=2"]
     json_path, md_path = GenreVolumeTask().report(config(tmp_path, *small, name="evaluate"))
     genres = json.loads(json_path.read_text())["genres"]
     assert {"stack", "stack, pretrained", "layer 1 nbeats", "layer 1 nbeats, pretrained", "ets"} <= set(genres)
-    assert all(len(row["seeds"]["mase"]) == 2 for row in genres.values())
+    assert all(len(row["runs"]["mase"]) == 4 for row in genres.values())     # 2 test windows x 2 seeds
     text = md_path.read_text()
-    assert "`layer 1 nbeats, pretrained` minus from scratch (`layer 1 nbeats`), MASE paired by seed" in text and "means over 2 seeds" in text
+    assert "`layer 1 nbeats, pretrained` minus from scratch (`layer 1 nbeats`), MASE paired by run" in text
+    assert "means over 4 runs (2 test window(s) x 2 seed(s))" in text
     assert "pretrained on tourism_yearly" in text

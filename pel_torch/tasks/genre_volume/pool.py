@@ -29,13 +29,17 @@ def own_dataset(data) -> str:
     return f"tourism_{data.options.get('kind', 'monthly')}" if data.source == "tourism" else str(data.source)
 
 
-def pool_rows(names: list[str], data, horizon: int, lags: int, max_origins: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """Forecast rows (part ``pool``) of every series of the panels ``names``, and their raw inputs."""
+def check_pool(names: list[str], data) -> None:
+    """``pretrain.series`` names shipped panels, none of them the data being forecast (``cfg.data``)."""
     unknown = [name for name in names if name not in POOL]
     if unknown or not names:
         raise DataError(f"pretrain.series={list(names)}: pretraining reads one or more of {', '.join(POOL)}")
     if own_dataset(data) in names and not data.paths:
         raise DataError(f"pretrain.series names {own_dataset(data)}, the data being forecast: pretrain on other series")
+
+
+def pool_rows(names: list[str], horizon: int, lags: int, max_origins: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Forecast rows (part ``pool``) of every series of the panels ``names``, and their raw inputs."""
     tables, raws = [], []
     for name in names:
         panel = pool_panel(name)

@@ -21,8 +21,10 @@ pretrained on them and the stack refitted from them (``stage=pretrain``, then ``
 ``stack, pretrained`` is that head over the refitted stack and ``stack``, and ``layer 1 name,
 pretrained`` each refitted network alone, the same seed and rows as its ``layer 1 name`` from
 scratch, only its starting weights differ.
-A dataset is fitted ``report_seeds[dataset]`` times (seeds 0, 1, ...): each figure is the mean over
-the seeds, each row also keeps its per-seed values, and the stack is paired by seed against the best
+A dataset is fitted once per test window (``report_windows[dataset]``: the last ``horizon`` periods,
+then each ``horizon`` before them, ``split.test_offset``) and seed (``report_seeds[dataset]``):
+each figure is the mean over these runs, each row also keeps its per-run values, and the stack is
+paired by run against the best
 single forecaster.
 """
 
@@ -63,7 +65,7 @@ def run_report(cfg: DictConfig) -> list[Path]:
         raise PelError(f"report_datasets: unknown {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
     out = Path(cfg.reports_dir)
     out.mkdir(parents=True, exist_ok=True)
-    started, results, described = time.perf_counter(), {}, {}
+    started, results, described, replicates = time.perf_counter(), {}, {}, {}
     for dataset in cfg.report_datasets:
         run = cfg.copy()
         OmegaConf.set_struct(run, False)   # a dataset's config replaces the command line's data, whatever keys each has
@@ -74,18 +76,21 @@ def run_report(cfg: DictConfig) -> list[Path]:
         left_out = list(cfg.report_leave_out.get(dataset) or [])
         run.stack.layers = [[name for name in layer if name not in left_out] for layer in run.stack.layers]
         seeds = 1 if mode == "quick" else int(cfg.report_seeds.get(dataset) or 1)
-        per_seed = []
-        for seed in range(seeds):
-            run.seed = seed
-            scores, described[dataset] = one_dataset(run, pretraining_series(cfg, dataset, mode))
-            per_seed.append(scores)
-        results[dataset] = over_seeds(per_seed)
+        windows = 1 if mode == "quick" else int(cfg.report_windows.get(dataset) or 1)
+        runs = []
+        for window in range(windows):
+            for seed in range(seeds):
+                run.seed, run.split.test_offset = seed, window * run.horizon
+                scores, described[dataset] = one_dataset(run, pretraining_series(cfg, dataset, mode))
+                runs.append(scores)
+        results[dataset] = over_runs(runs)
+        replicates[dataset] = {"windows": windows, "seeds": seeds}
         described[dataset] += f"; pretrained on {', '.join(series)}" if (series := pretraining_series(cfg, dataset, mode)) else ""
         meta = {"date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - started), "mode": mode,
                 "command": f"python evaluate.py task=genre_volume report={mode} threads={cfg.threads}", "data": described,
                 "stack": f"stack.layers={OmegaConf.to_container(cfg.stack.layers)} stack.n_folds={run.stack.n_folds}",
                 "left_out": OmegaConf.to_container(cfg.report_leave_out),
-                "seeds": {d: len(next(iter(rows.values()))["seeds"]["mase"]) for d, rows in results.items()},
+                "runs": replicates,
                 "published_mape": {f"tourism_{k}": v for k, v in PUBLISHED_MAPE.items()}}
         (out / "genre_volume.json").write_text(json.dumps({**results, "meta": meta}, indent=1))
         (out / "genre_volume.md").write_text(format_report(results, meta))
@@ -145,16 +150,16 @@ def pretrained_model(cfg: DictConfig, task, scratch_checkpoint: Path, series: li
     return load_checkpoint(tuned, task).model.double().eval()
 
 
-def over_seeds(per_seed: list[dict[str, dict[str, float]]]) -> dict[str, dict]:
-    """Each model's metrics averaged over the seeds, with the per-seed values under ``seeds``."""
-    return {model: {**{k: float(np.mean([scores[model][k] for scores in per_seed])) for k in row},
-                    "seeds": {k: [scores[model][k] for scores in per_seed] for k in row if k != "windows"}}
-            for model, row in per_seed[0].items()}
+def over_runs(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict]:
+    """Each model's metrics averaged over the runs (test windows x seeds), with each run's values under ``runs``."""
+    return {model: {**{k: float(np.mean([scores[model][k] for scores in runs])) for k in row},
+                    "runs": {k: [scores[model][k] for scores in runs] for k in row if k != "windows"}}
+            for model, row in runs[0].items()}
 
 
 def against_best_single(rows: dict[str, dict]) -> list[str]:
     """The stack against the best single forecaster trained from scratch (by mean MASE), and each pretrained row
-    against its counterpart from scratch: MASE paired by seed."""
+    against its counterpart from scratch: MASE paired by run (test window and seed)."""
     singles = [name for name in rows if not name.startswith(STACK) and not name.endswith(", pretrained")]
     best = min(singles, key=lambda name: rows[name]["mase"])
     pairs = [(STACK, best, "the best single forecaster")]
@@ -164,10 +169,10 @@ def against_best_single(rows: dict[str, dict]) -> list[str]:
 
 
 def paired(rows: dict[str, dict], a: str, b: str, what: str) -> str:
-    difference = np.subtract(rows[a]["seeds"]["mase"], rows[b]["seeds"]["mase"])
+    difference = np.subtract(rows[a]["runs"]["mase"], rows[b]["runs"]["mase"])
     spread = f" ± {difference.std(ddof=1):.3f}" if len(difference) > 1 else ""
-    return (f"`{a}` minus {what} (`{b}`), MASE paired by seed: {difference.mean():+.3f}{spread} "
-            f"({100 * difference.mean() / rows[b]['mase']:+.1f}%), lower on {int((difference < 0).sum())} of {len(difference)}.")
+    return (f"`{a}` minus {what} (`{b}`), MASE paired by run: {difference.mean():+.3f}{spread} "
+            f"({100 * difference.mean() / rows[b]['mase']:+.1f}%), lower in {int((difference < 0).sum())} of {len(difference)}.")
 
 
 def both_heads(members: dict[str, dict[str, np.ndarray]], y_val: np.ndarray, step: np.ndarray, split, horizon: int,
@@ -190,13 +195,15 @@ def format_report(results: dict, meta: dict) -> str:
              "MAPE, sMAPE and MASE as the forecasting competitions computed them (per series over the horizon, then averaged);",
              "RMSE per series, averaged; coverage80: the share of test values inside the split-conformal 80% interval.", ""]
     for dataset, rows in results.items():
-        seeds = meta["seeds"][dataset]
-        lines += [f"## {dataset}", "", f"Data: {meta['data'][dataset]}; " + (f"means over {seeds} seeds, MASE ± std." if seeds > 1 else "one seed."),
+        runs = meta["runs"][dataset]
+        n_runs = runs["windows"] * runs["seeds"]
+        lines += [f"## {dataset}", "", f"Data: {meta['data'][dataset]}; " + (f"means over {n_runs} runs ({runs['windows']} test window(s) x "
+                  f"{runs['seeds']} seed(s)), MASE ± std." if n_runs > 1 else "one test window, one seed."),
                   "", *[f"- {line}" for line in against_best_single(rows)], "",
                   "| model | MAPE | sMAPE | MASE | RMSE | coverage80 |", "|---|---|---|---|---|---|"]
         for model, row in sorted(rows.items(), key=lambda item: item[1]["mase"]):
             name = f"**{model}**" if model == STACK else model
-            mase = f"{row['mase']:.3f}" + (f" ± {np.std(row['seeds']['mase'], ddof=1):.3f}" if seeds > 1 else "")
+            mase = f"{row['mase']:.3f}" + (f" ± {np.std(row['runs']['mase'], ddof=1):.3f}" if n_runs > 1 else "")
             lines.append(f"| {name} | {row['mape']:.2f} | {row['smape']:.2f} | {mase} | {row['rmse']:.1f} | {row['coverage80']:.3f} |")
         published = meta["published_mape"].get(dataset)
         if published:

@@ -10,7 +10,7 @@ validation origin.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from pel_torch.features.targets import TargetScale
 from pel_torch.forecasting.metrics import METRICS, average, series_errors
 from pel_torch.tasks.base import Prepared, TargetSet, Task
 from pel_torch.tasks.genre_volume.data import genre_panel
-from pel_torch.tasks.genre_volume.pool import pool_rows
+from pel_torch.tasks.genre_volume.pool import check_pool, pool_rows
 from pel_torch.tasks.genre_volume.windows import MIN_KNOWN, STATISTICAL, WindowInputs, forecast_rows
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,9 @@ class GenreVolumeTask(Task):
         source, paths = cfg.data.source, list(cfg.data.paths)
         options = OmegaConf.to_container(cfg.data.options, resolve=True) or {}
         if source == "tourism":
+            if cfg.split.test_offset:
+                raise DataError(f"split.test_offset={cfg.split.test_offset}: Tourism is scored on the competition's held-out values; "
+                                "an earlier test window is for other data")
             panel, horizon = load_tourism(options.get("kind", "monthly"))
             if cfg.horizon != horizon:
                 raise DataError(f"horizon={cfg.horizon}: Tourism {options.get('kind')} is scored at the competition's horizon, {horizon}")
@@ -70,15 +73,26 @@ class GenreVolumeTask(Task):
             raise DataError(f"data.source={source}: task=genre_volume reads {', '.join(SOURCES)} (data=genres, data=tourism_monthly, ...)")
         for line in panel.report.lines():
             log.info(line)
-        needed = 2 * cfg.horizon + (cfg.split.val_origins - 1) * cfg.split.origin_stride + MIN_KNOWN
+        offset = cfg.split.test_offset
+        needed = 2 * cfg.horizon + (cfg.split.val_origins - 1) * cfg.split.origin_stride + MIN_KNOWN + offset
         short = [(name, len(v)) for name, v in zip(panel.ids, panel.values) if len(v) < needed]
         if short:
             raise DataError(f"series {short[0][0]} has {short[0][1]} periods ({len(short)} series are that short): a test and a validation "
-                            f"window of horizon={cfg.horizon} need at least {needed}; lower horizon= or leave such series out")
+                            f"window of horizon={cfg.horizon}" + (f" after split.test_offset={offset}" if offset else "")
+                            + f" need at least {needed}; lower horizon= or leave such series out")
+        if offset:   # an earlier test window: what follows it is never read
+            panel = replace(panel, values=[v[:len(v) - offset] for v in panel.values],
+                            dates=[d[:len(d) - offset] for d in panel.dates] if panel.dates else None)
         return panel, [v[:-cfg.horizon] for v in panel.values], [v[-cfg.horizon:] for v in panel.values]
 
     def prepare(self, cfg, inputs: WindowInputs | None = None) -> Prepared:
+        if self._pretraining(cfg):
+            check_pool(list(cfg.pretrain.series), cfg.data)   # before minutes of windows
         return self._prepare(cfg, *self.load(cfg), inputs)
+
+    @staticmethod
+    def _pretraining(cfg) -> bool:
+        return cfg.stage == "pretrain" and "other_series" in cfg.pretrain.targets
 
     def _prepare(self, cfg, panel: Panel, histories: list[np.ndarray], futures: list[np.ndarray], inputs: WindowInputs | None) -> Prepared:
         h, lags, s = cfg.horizon, cfg.lags, cfg.split
@@ -90,8 +104,8 @@ class GenreVolumeTask(Task):
             parts["val"].append(val)
             parts["train"].append(list(range(max(MIN_KNOWN, last_train - (s.max_origins - 1) * s.origin_stride), last_train + 1, s.origin_stride)))
         tables, raws = zip(*(forecast_rows(panel.ids, histories, futures, origins, part, panel.period, h, lags) for part, origins in parts.items()))
-        if cfg.stage == "pretrain" and "other_series" in cfg.pretrain.targets:   # after every row of the split: its positions hold
-            pool = pool_rows(list(cfg.pretrain.series), cfg.data, h, lags, s.max_origins)
+        if self._pretraining(cfg):   # after every row of the split: its positions hold
+            pool = pool_rows(list(cfg.pretrain.series), h, lags, s.max_origins)
             tables, raws = tables + (pool[0],), raws + (pool[1],)
         table, raw = pd.concat(tables, ignore_index=True), np.vstack(raws)
         positions = {part: np.flatnonzero(table["part"].to_numpy() == part) for part in parts}

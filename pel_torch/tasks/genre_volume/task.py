@@ -6,7 +6,9 @@ user's ``long_panel`` / ``event_log``. Split: every series' last ``horizon`` per
 competition's held-out values for Tourism); the ``split.val_origins`` origins before it, whose
 forecasts end where the test starts, validate (the head is chosen there); up to
 ``split.max_origins`` earlier origins train, and a training row's target never reaches a
-validation origin.
+validation origin. ``split.test_offset`` periods are cut from every series' end first, to test an
+earlier window. ``stage=pretrain`` adds the rows of other series (``pretrain.series``, part
+``pool``) after all of these: the networks learn there first (``pool.py``).
 """
 
 import logging

@@ -57,7 +57,7 @@ def pretrain(cfg: DictConfig) -> StageResult:
         # pretrain.layers: the learners worth pretraining (a task's global networks), where not the whole stack
         ensemble = build_stack(cfg, layers=cfg.pretrain.get("layers")).fit(rows.features, rows.y, prepared.groups, prepared.sizes)
         members.append(ScaledStack(compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_)))
-        logger.experiment.add_scalars(f"pretrain/{target}/selection_weights", dict(zip(ensemble.learner_names[-1], np.atleast_2d(ensemble.weights_).mean(axis=0).tolist())))
+        logger.experiment.add_scalars(f"pretrain/{target}/selection_weights", dict(zip(ensemble.learner_names[-1], ensemble.mean_weights().tolist())))
         # Out-of-fold predictions of the pretraining rows: the honest prior for those among them with the task's target.
         oof = ensemble.combine(ensemble.oof_, rows.features)
         described[target] = {"target": rows.target, "oof": {"ids": rows.ids, "values": oof.tolist()}}

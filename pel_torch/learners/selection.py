@@ -29,6 +29,14 @@ def grouped_selection(predictions: np.ndarray, y: np.ndarray, group: np.ndarray,
                      for g in range(n_groups)])
 
 
+def weighted(predictions: np.ndarray, weights: np.ndarray, group: np.ndarray | None = None) -> np.ndarray:
+    """``(n,)``: each row of ``predictions`` (n, n_models) under ``weights`` (n_models,), or under its group's row of
+    ``weights`` (n_groups, n_models)."""
+    if weights.ndim == 1:
+        return predictions @ weights
+    return np.einsum("nm,nm->n", predictions, weights[group])
+
+
 def one_hot_group(X: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """Each row's group: which of the one-hot ``columns`` of ``X`` is set (the largest, as the compiled head reads it)."""
     return np.argmax(np.asarray(X)[:, columns], axis=1)

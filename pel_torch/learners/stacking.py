@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from pel_torch.errors import PelError
 from pel_torch.learners.bagging import BaggedLearner, fold_indices
 from pel_torch.learners.base import Learner
-from pel_torch.learners.selection import ensemble_selection, grouped_selection, one_hot_group
+from pel_torch.learners.selection import ensemble_selection, grouped_selection, one_hot_group, weighted
 from pel_torch.metrics import r2_score
 
 log = logging.getLogger(__name__)
@@ -84,9 +84,7 @@ class StackedEnsemble:
 
     def combine(self, predictions: np.ndarray, X: np.ndarray) -> np.ndarray:
         """The head over the last layer's ``predictions`` (n, n_models) of the rows ``X``."""
-        if self.weights_.ndim == 1:
-            return predictions @ self.weights_
-        return np.einsum("nm,nm->n", predictions, self.weights_[one_hot_group(X, self.head_columns_)])
+        return weighted(predictions, self.weights_, None if self.head_columns_ is None else one_hot_group(X, self.head_columns_))
 
     def _head_columns(self, groups: dict[str, np.ndarray] | None) -> np.ndarray | None:
         if self.head_groups is None:
@@ -96,9 +94,12 @@ class StackedEnsemble:
                            f"(it has: {', '.join(groups or {}) or 'none'}); set stack.head_groups=null")
         return np.asarray(groups[self.head_groups], dtype=np.int64)
 
+    def mean_weights(self) -> np.ndarray:
+        """``(n_models,)``: the head's weights, averaged over its groups where it has groups (for reading, not predicting)."""
+        return self.weights_ if self.weights_.ndim == 1 else self.weights_.mean(axis=0)
+
     def _weights_text(self) -> str:
-        weights = self.weights_ if self.weights_.ndim == 1 else self.weights_.mean(axis=0)
-        text = ", ".join(f"{name} {weight:.2f}" for name, weight in zip(self.learner_names[-1], weights) if weight > 0)
+        text = ", ".join(f"{name} {weight:.2f}" for name, weight in zip(self.learner_names[-1], self.mean_weights()) if weight > 0)
         return text if self.weights_.ndim == 1 else f"{text} (the mean over {len(self.weights_)} {self.head_groups} groups)"
 
     @property

@@ -60,13 +60,9 @@ def write_forecast(frame: pd.DataFrame, histories: dict[str, tuple[list[str], np
         _draw(axis, series, rows, *histories[series])
         figure.tight_layout()
         written.append(_save(figure, folder / f"{_safe(series)}.png"))
-    n = frame["series_id"].nunique()
-    rows_of = int(np.ceil(n / GRID_COLUMNS))
-    figure, axes = plt.subplots(rows_of, GRID_COLUMNS, figsize=(4 * GRID_COLUMNS, 2.6 * rows_of), squeeze=False)
-    for axis, (series, rows) in zip(axes.ravel(), frame.groupby("series_id", sort=False)):
+    figure, axes = _grid(frame["series_id"].nunique())
+    for axis, (series, rows) in zip(axes, frame.groupby("series_id", sort=False)):
         _draw(axis, series, rows, *histories[series], small=True)
-    for axis in axes.ravel()[n:]:
-        axis.set_visible(False)
     figure.tight_layout()
     written.append(_save(figure, folder / "all_series.png"))
     return written
@@ -76,9 +72,8 @@ def validation_figure(rows: pd.DataFrame, windows: np.ndarray, forecast: np.ndar
     """Up to ``limit`` series (the largest) at one origin each: ``rows`` their forecast rows (series, step, actual),
     ``windows`` (n, lags) the values each row read, ``forecast`` (n,)."""
     largest = rows.groupby("series", sort=False)["scale"].first().nlargest(limit).index
-    n_rows = int(np.ceil(len(largest) / GRID_COLUMNS))
-    figure, axes = plt.subplots(n_rows, GRID_COLUMNS, figsize=(4 * GRID_COLUMNS, 2.6 * n_rows), squeeze=False)
-    for axis, series in zip(axes.ravel(), largest):
+    figure, axes = _grid(len(largest))
+    for axis, series in zip(axes, largest):
         own = np.flatnonzero(rows["series"].to_numpy() == series)
         steps = rows["step"].to_numpy()[own] - 1
         axis.plot(np.arange(-windows.shape[1], 0), windows[own[0]], color="black", linewidth=1, label="window read")
@@ -86,11 +81,18 @@ def validation_figure(rows: pd.DataFrame, windows: np.ndarray, forecast: np.ndar
         axis.plot(steps, forecast[own], color="tab:blue", linewidth=1.6, label="forecast")
         axis.set_title(str(series), fontsize=9)
         axis.grid(alpha=0.3)
-    axes.ravel()[0].legend(fontsize=7)
-    for axis in axes.ravel()[len(largest):]:
-        axis.set_visible(False)
+    axes[0].legend(fontsize=7)
     figure.tight_layout()
     return figure
+
+
+def _grid(n: int):
+    """A figure of ``n`` small panels, ``GRID_COLUMNS`` a row, and those ``n`` axes; the rest of its last row is hidden."""
+    figure, axes = plt.subplots(int(np.ceil(n / GRID_COLUMNS)), GRID_COLUMNS, figsize=(4 * GRID_COLUMNS, 2.6 * np.ceil(n / GRID_COLUMNS)),
+                                squeeze=False)
+    for axis in axes.ravel()[n:]:
+        axis.set_visible(False)
+    return figure, axes.ravel()[:n]
 
 
 def _draw(axis, series: str, rows: pd.DataFrame, dates: list[str], values: np.ndarray, small: bool = False) -> None:

@@ -41,7 +41,7 @@ from pel_torch.checkpoint import load_checkpoint, reusable_checkpoint
 from pel_torch.data.tourism import PUBLISHED_MAPE
 from pel_torch.errors import PelError
 from pel_torch.inference import learner_predictions, predict_batches
-from pel_torch.learners.selection import ensemble_selection, grouped_selection
+from pel_torch.learners.selection import ensemble_selection, grouped_selection, weighted
 from pel_torch.pipeline import make_task, packaged_config, report_mode
 from pel_torch.stages import finetune, main_target, pretrain, scratch
 from pel_torch.tasks.genre_volume.forecast import conformal_interval
@@ -77,15 +77,16 @@ def run_report(cfg: DictConfig) -> list[Path]:
         run.stack.layers = [[name for name in layer if name not in left_out] for layer in run.stack.layers]
         seeds = 1 if mode == "quick" else int(cfg.report_seeds.get(dataset) or 1)
         windows = 1 if mode == "quick" else int(cfg.report_windows.get(dataset) or 1)
+        series = [] if mode == "quick" else list(cfg.report_pretrain.get(dataset) or [])
         runs = []
         for window in range(windows):
             for seed in range(seeds):
                 run.seed, run.split.test_offset = seed, window * run.horizon
-                scores, described[dataset] = one_dataset(run, pretraining_series(cfg, dataset, mode))
+                scores, described[dataset] = one_dataset(run, series)
                 runs.append(scores)
         results[dataset] = over_runs(runs)
         replicates[dataset] = {"windows": windows, "seeds": seeds}
-        described[dataset] += f"; pretrained on {', '.join(series)}" if (series := pretraining_series(cfg, dataset, mode)) else ""
+        described[dataset] += f"; pretrained on {', '.join(series)}" if series else ""
         meta = {"date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - started), "mode": mode,
                 "command": f"python evaluate.py task=genre_volume report={mode} threads={cfg.threads}", "data": described,
                 "stack": f"stack.layers={OmegaConf.to_container(cfg.stack.layers)} stack.n_folds={run.stack.n_folds}",
@@ -96,10 +97,6 @@ def run_report(cfg: DictConfig) -> list[Path]:
         (out / "genre_volume.md").write_text(format_report(results, meta))
         log.info("report: %s done after %.0f s", dataset, time.perf_counter() - started)
     return [out / "genre_volume.json", out / "genre_volume.md"]
-
-
-def pretraining_series(cfg: DictConfig, dataset: str, mode: str) -> list[str]:
-    return [] if mode == "quick" else list(cfg.report_pretrain.get(dataset) or [])
 
 
 def one_dataset(cfg: DictConfig, pretrain_on: list[str]) -> tuple[dict, str]:
@@ -113,6 +110,7 @@ def one_dataset(cfg: DictConfig, pretrain_on: list[str]) -> tuple[dict, str]:
     table, split = prepared.table, prepared.split
     members = {part: learner_predictions(stack, prepared.raw[getattr(split, part)]) for part in ("val", "test")}
     heads = both_heads(members, y[split.val], table["step"].to_numpy() - 1, split, cfg.horizon, cfg.stack.selection_rounds)
+    networks = {name for layer in cfg.pretrain.layers for name in layer}
     forecasts = {}
     for part in ("val", "test"):
         rows = getattr(split, part)
@@ -120,7 +118,6 @@ def one_dataset(cfg: DictConfig, pretrain_on: list[str]) -> tuple[dict, str]:
         outputs = {STACK: predict_batches(stack, prepared.raw[rows]), **heads[part],
                    **{name: p for name, p in members[part].items() if name.split()[-1] not in STATISTICAL}}
         if tuned is not None:
-            networks = set(task_networks(cfg))
             outputs[PRETRAINED] = predict_batches(tuned, prepared.raw[rows])
             outputs.update({f"{name}, pretrained": p for name, p in learner_predictions(tuned.member(TUNED), prepared.raw[rows]).items()
                             if name.split()[-1] in networks})
@@ -134,10 +131,6 @@ def one_dataset(cfg: DictConfig, pretrain_on: list[str]) -> tuple[dict, str]:
         inside = (frame["actual"] >= lower) & (frame["actual"] <= upper)
         scores[name] = {**forecast_errors(frame, "forecast"), "coverage80": float(inside.mean())}
     return scores, task.describe(cfg, prepared)
-
-
-def task_networks(cfg: DictConfig) -> list[str]:
-    return [name for layer in cfg.pretrain.layers for name in layer]
 
 
 def pretrained_model(cfg: DictConfig, task, scratch_checkpoint: Path, series: list[str]):
@@ -184,7 +177,7 @@ def both_heads(members: dict[str, dict[str, np.ndarray]], y_val: np.ndarray, ste
     val, test = (np.column_stack([members[part][name] for name in names]) for part in ("val", "test"))
     one = ensemble_selection(val, y_val, rounds)
     per_step = grouped_selection(val, y_val, step[split.val], horizon, rounds)
-    return {part: {HEADS[0]: predictions @ one, HEADS[1]: np.einsum("nm,nm->n", predictions, per_step[step[rows]])}
+    return {part: {HEADS[0]: weighted(predictions, one), HEADS[1]: weighted(predictions, per_step, step[rows])}
             for part, predictions, rows in (("val", val, split.val), ("test", test, split.test))}
 
 

@@ -152,9 +152,9 @@ class GenreVolumeTask(Task):
 
         table = prepared.table.iloc[rows]
         last = (table["origin"] == table.groupby("series")["origin"].transform("max")).to_numpy()
-        volume = table["scale"].to_numpy()[:, None]
-        window = prepared.raw[rows][:, :prepared.sizes["lags"]] * volume
-        return {"validation_forecasts": validation_figure(table[last], window[last], scale.decode(prediction)[last] * volume[last, 0])}
+        volume = table["scale"].to_numpy()[last]
+        window = prepared.raw[rows[last], :prepared.sizes["lags"]] * volume[:, None]
+        return {"validation_forecasts": validation_figure(table[last], window, scale.decode(prediction[last]) * volume)}
 
     def input_settings(self, cfg) -> dict:
         return {"lags": cfg.lags, "horizon": cfg.horizon}

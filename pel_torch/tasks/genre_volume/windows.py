@@ -21,7 +21,6 @@ from pel_torch.forecasting.ets import ExponentialSmoothing
 from pel_torch.forecasting.metrics import mase_scale
 from pel_torch.forecasting.statistical import seasonal_naive, theta
 
-STATISTICAL = ("seasonal_naive", "theta", "ets")
 STATE_VERSION = 2   # 2: the ETS forecast among the inputs
 MIN_KNOWN = 3       # values a training origin must know
 
@@ -30,6 +29,9 @@ def statistical_forecasters() -> dict:
     """The statistical forecasters of one ``forecast_rows`` call: ``(series, history, period, horizon) -> Forecast``."""
     return {"seasonal_naive": lambda series, y, period, h: seasonal_naive(y, period, h),
             "theta": lambda series, y, period, h: theta(y, period, h), "ets": ExponentialSmoothing()}
+
+
+STATISTICAL = tuple(statistical_forecasters())   # their names, in the order of their input columns
 
 
 def series_scale(known: np.ndarray, lags: int) -> float:

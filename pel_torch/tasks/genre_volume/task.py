@@ -76,12 +76,15 @@ class GenreVolumeTask(Task):
         for line in panel.report.lines():
             log.info(line)
         offset = cfg.split.test_offset
+        if not isinstance(offset, int) or offset < 0:
+            raise DataError(f"split.test_offset={offset}: give a whole number of periods, 0 or more, to hold back from every series' end")
         needed = 2 * cfg.horizon + (cfg.split.val_origins - 1) * cfg.split.origin_stride + MIN_KNOWN + offset
         short = [(name, len(v)) for name, v in zip(panel.ids, panel.values) if len(v) < needed]
         if short:
             raise DataError(f"series {short[0][0]} has {short[0][1]} periods ({len(short)} series are that short): a test and a validation "
                             f"window of horizon={cfg.horizon}" + (f" after split.test_offset={offset}" if offset else "")
-                            + f" need at least {needed}; lower horizon= or leave such series out")
+                            + f" need at least {needed}; lower horizon=" + (" or split.test_offset=" if offset else "")
+                            + " or leave such series out")
         if offset:   # an earlier test window: what follows it is never read
             panel = replace(panel, values=[v[:len(v) - offset] for v in panel.values],
                             dates=[d[:len(d) - offset] for d in panel.dates] if panel.dates else None)

@@ -50,6 +50,22 @@ def test_cpp_leaf_gradients_equal_torch(pair, box_office):
     assert gradients[1].count_nonzero() > 0
 
 
+def test_each_tree_stops_at_its_own_depth_and_reaches_the_padded_walks_leaf(pair, box_office):
+    learner, _, fast = pair
+    if not hasattr(fast, "tree_levels"):
+        pytest.skip("oblivious trees have no padding")
+    levels, kernels = fast.tree_levels(), cpu_kernels.tree_kernels()
+    assert (levels >= 1).all()
+    if learner.name == "lightgbm":     # leaf-wise trees of uneven depth: the shortcut is exercised
+        assert (levels < fast.depth).any()
+    x = torch.from_numpy(box_office["X"]).float().contiguous()
+    every_level = torch.full_like(levels, fast.depth)
+    assert torch.equal(kernels.perfect_tree_leaves(x, fast.nodes, fast.depth, levels),
+                       kernels.perfect_tree_leaves(x, fast.nodes, fast.depth, every_level))
+    with pytest.raises(RuntimeError, match="tree_levels must lie in 0 .. depth"):
+        kernels.perfect_tree_leaves(x, fast.nodes, fast.depth, every_level + 1)
+
+
 def test_cpp_kernels_refuse_inputs_narrower_than_the_trees_read(pair, box_office):
     _, _, fast = pair
     narrow = torch.from_numpy(box_office["X"][:5, :fast.n_inputs_read() - 1]).double()

@@ -85,12 +85,14 @@ def perfect_torch(module, x: torch.Tensor) -> torch.Tensor:
 def perfect_cpp(module, x: torch.Tensor) -> torch.Tensor:
     x32 = _cpp_input(module, x)
     if _needs_leaf_gradients(module):
-        index = tree_kernels().perfect_tree_leaves(x32, module.nodes, module.depth)
+        index = tree_kernels().perfect_tree_leaves(x32, module.nodes, module.depth, module.tree_levels())
         return sum_trees(module.leaf_values.reshape(-1)[index], module.bias, module.scale, module.float32_sequential_sum)
     if module.float32_sequential_sum:
         start = float(module.bias.to(torch.float32))
-        return tree_kernels().perfect_tree_sum(x32, module.nodes, module.depth, _float64_leaves(module), start, True).to(torch.float32)
-    return module.bias + module.scale * tree_kernels().perfect_tree_sum(x32, module.nodes, module.depth, _float64_leaves(module), 0.0, False)
+        return tree_kernels().perfect_tree_sum(x32, module.nodes, module.depth, module.tree_levels(), _float64_leaves(module),
+                                               start, True).to(torch.float32)
+    return module.bias + module.scale * tree_kernels().perfect_tree_sum(x32, module.nodes, module.depth, module.tree_levels(),
+                                                                        _float64_leaves(module), 0.0, False)
 
 
 def oblivious_torch(module, x: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,10 @@
 // Rows go in blocks: a block's inputs stay in L1 while every tree walks them, and each tree's
 // nodes are reused by all rows of the block. Within a block, kRowsInFlight rows walk a tree side by
 // side: their node loads are independent, so the CPU overlaps their cache misses.
+//
+// A complete tree is padded to the forest's depth with nodes that always go left. Each tree walks
+// only its own levels (``tree_levels``) and then jumps to the leftmost leaf below the node it
+// reached, which is where the padding would have led: the same leaf, without the padded levels.
 
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
@@ -56,16 +60,19 @@ struct AddValue {
 };
 
 template <typename Sink>
-void walk_perfect_trees(const torch::Tensor& x, const torch::Tensor& nodes, int64_t depth, const Sink& sink) {
+void walk_perfect_trees(const torch::Tensor& x, const torch::Tensor& nodes, int64_t depth, const torch::Tensor& tree_levels,
+                        const Sink& sink) {
   const int64_t n = x.size(0), n_features = x.size(1), n_trees = nodes.size(0), n_internal = nodes.size(1);
   const float* X = x.data_ptr<float>();
   const int64_t* tree_nodes = nodes.data_ptr<int64_t>();
+  const int64_t* levels_of = tree_levels.data_ptr<int64_t>();
   const int64_t n_blocks = (n + kBlockRows - 1) / kBlockRows;
   at::parallel_for(0, n_blocks, 1, [&](int64_t block_begin, int64_t block_end) {
     for (int64_t block = block_begin; block < block_end; ++block) {
       const int64_t first = block * kBlockRows, last = std::min(n, first + kBlockRows);
       for (int64_t tree = 0; tree < n_trees; ++tree) {
         const int64_t* node_table = tree_nodes + tree * n_internal;
+        const int64_t levels = levels_of[tree];
         for (int64_t start = first; start < last; start += kRowsInFlight) {
           const float* row[kRowsInFlight];
           int64_t node[kRowsInFlight];
@@ -73,7 +80,7 @@ void walk_perfect_trees(const torch::Tensor& x, const torch::Tensor& nodes, int6
             row[r] = X + std::min(start + r, last - 1) * n_features;  // past the end: repeat the last row
             node[r] = 0;
           }
-          for (int64_t level = 0; level < depth; ++level) {
+          for (int64_t level = 0; level < levels; ++level) {
             for (int64_t r = 0; r < kRowsInFlight; ++r) {
               const int64_t packed = node_table[node[r]];
               const float threshold = float_from_bits(static_cast<uint32_t>(packed));
@@ -81,7 +88,7 @@ void walk_perfect_trees(const torch::Tensor& x, const torch::Tensor& nodes, int6
             }
           }
           for (int64_t r = 0; r < kRowsInFlight && start + r < last; ++r) {
-            sink(start + r, tree, (tree << depth) + node[r] - n_internal);
+            sink(start + r, tree, (tree << depth) + ((node[r] + 1) << (depth - levels)) - 1 - n_internal);
           }
         }
       }
@@ -120,8 +127,12 @@ void walk_oblivious_trees(const torch::Tensor& x, const torch::Tensor& features,
   });
 }
 
-void check_perfect(const torch::Tensor& x, const torch::Tensor& nodes, int64_t depth) {
+void check_perfect(const torch::Tensor& x, const torch::Tensor& nodes, int64_t depth, const torch::Tensor& tree_levels) {
   check_input(x);
+  TORCH_CHECK(tree_levels.scalar_type() == torch::kInt64 && tree_levels.is_contiguous() && tree_levels.dim() == 1 &&
+              tree_levels.size(0) == nodes.size(0), "perfect trees: tree_levels must be a contiguous (trees,) int64 tensor");
+  TORCH_CHECK(tree_levels.numel() == 0 || (tree_levels.min().item<int64_t>() >= 0 && tree_levels.max().item<int64_t>() <= depth),
+              "perfect trees: tree_levels must lie in 0 .. depth");
   TORCH_CHECK(nodes.scalar_type() == torch::kInt64 && nodes.is_contiguous() && nodes.dim() == 2,
               "perfect trees: nodes must be a contiguous (trees, internal nodes) int64 tensor");
   TORCH_CHECK(nodes.size(1) == (int64_t(1) << depth) - 1, "perfect trees: nodes do not match the depth");
@@ -154,21 +165,22 @@ torch::Tensor leaf_sum(int64_t n, int64_t n_trees, const torch::Tensor& leaf_val
 }  // namespace
 
 // Complete trees (PerfectTreeEnsemble): nodes (trees, 2^depth - 1) int64, packed as
-// feature << 32 | float32 bits of the threshold; go right when x > threshold.
+// feature << 32 | float32 bits of the threshold; go right when x > threshold. tree_levels (trees,)
+// int64: the levels below which every node of a tree always goes left.
 // Returns (batch, trees) int64: tree * 2^depth + leaf, an index into leaf_values.reshape(-1).
-torch::Tensor perfect_tree_leaves(const torch::Tensor& x, const torch::Tensor& nodes, int64_t depth) {
-  check_perfect(x, nodes, depth);
+torch::Tensor perfect_tree_leaves(const torch::Tensor& x, const torch::Tensor& nodes, int64_t depth, const torch::Tensor& tree_levels) {
+  check_perfect(x, nodes, depth, tree_levels);
   auto out = torch::empty({x.size(0), nodes.size(0)}, torch::kInt64);
-  walk_perfect_trees(x, nodes, depth, WriteIndex{out.data_ptr<int64_t>(), nodes.size(0)});
+  walk_perfect_trees(x, nodes, depth, tree_levels, WriteIndex{out.data_ptr<int64_t>(), nodes.size(0)});
   return out;
 }
 
 // The same trees, summed: start + sum of leaf values per row, in the order the libraries sum.
-torch::Tensor perfect_tree_sum(const torch::Tensor& x, const torch::Tensor& nodes, int64_t depth, const torch::Tensor& leaf_values,
-                               double start, bool float32_sum) {
-  check_perfect(x, nodes, depth);
+torch::Tensor perfect_tree_sum(const torch::Tensor& x, const torch::Tensor& nodes, int64_t depth, const torch::Tensor& tree_levels,
+                               const torch::Tensor& leaf_values, double start, bool float32_sum) {
+  check_perfect(x, nodes, depth, tree_levels);
   return leaf_sum(x.size(0), nodes.size(0), leaf_values, start, float32_sum,
-                  [&](const AddValue& sink) { walk_perfect_trees(x, nodes, depth, sink); });
+                  [&](const AddValue& sink) { walk_perfect_trees(x, nodes, depth, tree_levels, sink); });
 }
 
 // Oblivious trees (ObliviousEnsemble): features (trees, depth) int64, border_bits (trees, depth) int32

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pel_torch.compile.kernels import TORCH, pack_nodes
+from pel_torch.compile.kernels import TORCH, pack_nodes, unpack_nodes
 from pel_torch.compile.tree_arrays import ObliviousArrays, PerfectTreeArrays, TreeArrays, perfect_layout
 
 # Complete trees deeper than this would pad to too many nodes (2 ** depth per tree): they keep
@@ -92,7 +92,7 @@ class PerfectTreeEnsemble(nn.Module):
         self.leaf_values = nn.Parameter(torch.zeros(n_trees, 2 ** depth, dtype=torch.float64))
         self.bias = nn.Parameter(torch.tensor(bias, dtype=torch.float64))
         self.kernel = TORCH      # set by ``pel_torch.inference.select_kernels``
-        self._n_inputs_read = None
+        self._n_inputs_read = self._tree_levels = None
 
     @classmethod
     def from_arrays(cls, arrays: PerfectTreeArrays) -> "PerfectTreeEnsemble":
@@ -112,6 +112,17 @@ class PerfectTreeEnsemble(nn.Module):
         if self._n_inputs_read is None:
             self._n_inputs_read = _columns_read(self.nodes >> 32)
         return self._n_inputs_read
+
+    def tree_levels(self) -> torch.Tensor:
+        """(n_trees,) int64: per tree, 1 + the deepest level holding a node that can send a row right.
+        Below it every node is padding (threshold +inf: always left), so the C++ kernel stops there."""
+        if self._tree_levels is None:
+            threshold = unpack_nodes(self.nodes.cpu())[1]
+            level = torch.repeat_interleave(torch.arange(self.depth), 2 ** torch.arange(self.depth))
+            # x > threshold is false for every finite x when the threshold is +inf or NaN.
+            can_go_right = threshold < float("inf")
+            self._tree_levels = torch.where(can_go_right, level + 1, 0).amax(dim=1).contiguous()
+        return self._tree_levels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.kernel.perfect(self, x)

@@ -23,7 +23,7 @@
 namespace {
 
 constexpr int64_t kBlockRows = 64;
-constexpr int64_t kRowsInFlight = 8;
+constexpr int64_t kRowsInFlight = 16;  // 1.35x over 8 on 2,000 LightGBM trees of depth <= 8 (min of 7 interleaved runs)
 
 inline float float_from_bits(uint32_t bits) {
   float value;

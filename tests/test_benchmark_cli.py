@@ -51,3 +51,18 @@ def test_pair_runs_pairs_by_seed_and_compares_every_seed_with_a_single_base_run(
     assert scores(run, "P-EL") == model
     with pytest.raises(SystemExit, match=r"no model 'EL'; it holds P-EL"):
         scores(run, "EL")
+
+
+def test_the_synthetic_movielens_1m_folder_is_read_by_the_ml1m_loader(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from ratings_scale import synthetic_movielens_1m
+
+    from pel_torch.data.movielens import load_movielens
+
+    synthetic_movielens_1m(tmp_path, 3_000, n_users=60, n_films=80)
+    data = load_movielens(tmp_path)
+    ratings = data.ratings
+    assert len(ratings) == 3_000 and ratings["user"].nunique() == 60
+    assert ratings.groupby("user").size().min() >= 20 and set(ratings["rating"]) <= {1, 2, 3, 4, 5}
+    assert not ratings.duplicated(["user", "item"]).any()
+    assert len(data.items) == 80 and data.items["year"].notna().all() and len(data.users) == 60

@@ -8,7 +8,8 @@ Columns, in order (``groups_``):
   zeros where the user has fewer;
 - ``features``: what trees read. The user's and the film's count and smoothed mean rating over
   training ratings strictly before this one (never the rating itself), the user's age, gender and
-  occupation, the film's genres and year, the rating's date and the film's age at it.
+  occupation, the film's genres and year, the rating's date and the film's age at it; with a film
+  table joined (``credits.py``), the same count and mean over the film's directors, writers and cast.
 "Before" is time, then file order; a rating without a timestamp sits at its place in the file,
 and a pair to predict without one comes after every training rating. Only training ratings ever
 enter history or statistics: validation and test ratings are never read back as inputs.
@@ -21,6 +22,7 @@ from pel_torch.data.ratings import RatingsData
 from pel_torch.features.history import EntityHistory
 from pel_torch.features.lists import explode
 from pel_torch.features.sequences import RecentHistory
+from pel_torch.tasks.ratings.credits import CreditStatistics
 
 LINE_BITS = 27          # file order inside one second of time: up to 134M ratings
 SECONDS_PER_DAY = 86400.0
@@ -37,13 +39,16 @@ class RatingInputs:
     """``fit(data, train)`` learns indices, histories and statistics from the training ratings;
     ``transform(ratings)`` builds every row's inputs ``(n, n_inputs)`` float64."""
 
-    def __init__(self, history_length: int = 20, smoothing: float = 5.0, min_occupation: int = 5):
+    def __init__(self, history_length: int = 20, smoothing: float = 5.0, min_occupation: int = 5, film_table: dict | None = None):
         self.history_length, self.smoothing, self.min_occupation = history_length, smoothing, min_occupation
+        self.film_table = film_table      # {"source", "paths"} the credits were joined from, or None
 
     def settings(self) -> dict:
-        return {"history_length": self.history_length, "smoothing": self.smoothing, "min_occupation": self.min_occupation}
+        return {"history_length": self.history_length, "smoothing": self.smoothing, "min_occupation": self.min_occupation,
+                "film_table": self.film_table}
 
-    def fit(self, data: RatingsData, train: np.ndarray) -> "RatingInputs":
+    def fit(self, data: RatingsData, train: np.ndarray, credits: dict | None = None) -> "RatingInputs":
+        """``credits``: ``{item: {role: names}}`` of the films joined to ``film_table`` (``credits.join_credits``), or None."""
         rows = data.ratings.iloc[train]
         self.users_ = {u: i + 1 for i, u in enumerate(dict.fromkeys(rows["user"]))}
         self.items_ = {m: i + 1 for i, m in enumerate(dict.fromkeys(rows["item"]))}
@@ -61,6 +66,7 @@ class RatingInputs:
         self.item_history_ = EntityHistory(span).fit(item, position, centred[:, None])
         self.recent_ = RecentHistory(self.history_length, span).fit(user, position, np.column_stack([item, centred, days]))
         self.side_ = _SideTables(data.users, data.items, self.min_occupation)
+        self.credits_ = None if not credits else CreditStatistics(self.smoothing).fit(credits, rows["item"], position, centred, span)
         raw = self.transform(data.ratings.iloc[train])
         features = self.groups_["features"]
         self.mean_ = np.zeros(raw.shape[1])
@@ -81,7 +87,8 @@ class RatingInputs:
     def feature_names_(self) -> list[str]:
         steps = [f"history_{what}_{k}" for what in ("item", "rating", "days_ago") for k in range(self.history_length)]
         stats = [f"{who}_{what}" for who in ("user", "item") for what in ("prior_ratings", "mean_rating")]
-        return ["user", "item", *steps, *stats, "rating_year", "days_since_previous", *self.side_.names()]
+        credits = self.credits_.names() if self.credits_ is not None else []
+        return ["user", "item", *steps, *stats, "rating_year", "days_since_previous", *self.side_.names(), *credits]
 
     def transform(self, ratings: pd.DataFrame) -> np.ndarray:
         """``ratings``: rows with ``user``, ``item`` and optionally ``timestamp``, ``line``; ``(n, n_inputs)`` float64."""
@@ -99,8 +106,9 @@ class RatingInputs:
         ago = np.where(present, np.log1p(np.maximum(np.nan_to_num(days[:, None] - steps[:, :, 2]), 0.0)), 0.0)
         since_previous = np.where(present[:, -1], ago[:, -1], -1.0)
         stats = [self._smoothed(history, ids, position) for history, ids in ((self.user_history_, user), (self.item_history_, item))]
+        credits = [self.credits_.transform(ratings["item"], position)] if self.credits_ is not None else []
         return np.column_stack([user, item, steps[:, :, 0], steps[:, :, 1], ago, *stats,
-                                _year(times), since_previous, self.side_.transform(ratings, times)]).astype(np.float64)
+                                _year(times), since_previous, self.side_.transform(ratings, times), *credits]).astype(np.float64)
 
     def standardize(self, raw: np.ndarray) -> np.ndarray:
         return ((raw - self.mean_) / self.std_).astype(np.float32)
@@ -117,14 +125,19 @@ class RatingInputs:
         arrays = {"mean": self.mean_, "std": self.std_, "train_keys": self.train_keys_}
         for name, history in (("user_history", self.user_history_), ("item_history", self.item_history_), ("recent", self.recent_)):
             arrays.update({f"{name}.{key}": value for key, value in history.state().items()})
+        credits = None
+        if self.credits_ is not None:
+            credit_arrays, credits = self.credits_.state()
+            arrays.update({f"credits.{key}": value for key, value in credit_arrays.items()})
         spec = {"version": STATE_VERSION, **self.settings(), "mean_rating": self.mean_rating_, "latest_time": self.latest_time_,
                 "users": list(self.users_),
-                "items": list(self.items_), "side": self.side_.state(), "feature_names": self.feature_names_}
+                "items": list(self.items_), "side": self.side_.state(), "credits": credits,
+                "feature_names": self.feature_names_}
         return arrays, spec
 
     @classmethod
     def from_state(cls, arrays: dict[str, np.ndarray], spec: dict) -> "RatingInputs":
-        inputs = cls(spec["history_length"], spec["smoothing"], spec["min_occupation"])
+        inputs = cls(spec["history_length"], spec["smoothing"], spec["min_occupation"], spec.get("film_table"))
         inputs.mean_, inputs.std_, inputs.train_keys_ = (np.asarray(arrays[k]) for k in ("mean", "std", "train_keys"))
         part = {name: {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith(name + ".")}
                 for name in ("user_history", "item_history", "recent")}
@@ -135,6 +148,9 @@ class RatingInputs:
         inputs.users_ = {u: i + 1 for i, u in enumerate(spec["users"])}
         inputs.items_ = {m: i + 1 for i, m in enumerate(spec["items"])}
         inputs.side_ = _SideTables.from_state(spec["side"])
+        credits = spec.get("credits")    # absent from checkpoints written before film tables joined
+        inputs.credits_ = None if credits is None else CreditStatistics.from_state(
+            {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("credits.")}, credits)
         return inputs
 
 

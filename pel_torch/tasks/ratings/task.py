@@ -9,10 +9,12 @@ from omegaconf import OmegaConf
 
 from pel_torch.data.movielens import load_interactions, load_movielens
 from pel_torch.data.ratings import RatingsData
+from pel_torch.data.sources import load_films
 from pel_torch.errors import DataError
 from pel_torch.features.targets import TargetScale
 from pel_torch.tasks.base import Prepared, Task, TargetSet
 from pel_torch.tasks.ratings import prediction_rows
+from pel_torch.tasks.ratings.credits import join_credits
 from pel_torch.tasks.ratings.inputs import RatingInputs
 from pel_torch.tasks.ratings.splits import make_split
 
@@ -27,6 +29,27 @@ def film_labels(inputs: RatingInputs, items: pd.DataFrame | None, train: pd.Data
         films = films.merge(items.drop_duplicates("item").reindex(columns=["item", "title", "genres", "year"]), on="item", how="left")
     films["training ratings"] = films["item"].map(train["item"].value_counts()).fillna(0).astype(int)
     return films.fillna("").rename(columns={"item": "film"})
+
+
+def film_credits(data: RatingsData, film_table: dict | None) -> dict | None:
+    """Directors, writers and cast of the rated films, joined from ``film_table`` by title and year; None without one."""
+    if film_table is None:
+        return None
+    named = f"features.film_table={film_table['source']}"
+    if data.items is None or not {"title", "year"} <= set(data.items.columns):
+        log.warning("%s: the ratings come without film titles and years to join on, so no credit features; "
+                    "give a film table with the ratings, or set features.film_table=null", named)
+        return None
+    films, _ = load_films(film_table["source"], *film_table["paths"])
+    credits, counts = join_credits(data.items, films)
+    films_rated = len(data.items)
+    if not credits:
+        raise DataError(f"{named}: none of the {films_rated:,} rated films joins it by title and year; check that the films' "
+                        "titles and release years match, or set features.film_table=null")
+    log.info("%s: %s of %s rated films joined by title and year (%s of them within a year); %s ambiguous, %s unmatched",
+             named, f"{len(credits):,}", f"{films_rated:,}", f"{counts['joined_within_a_year']:,}", f"{counts['ambiguous']:,}",
+             f"{counts['unmatched']:,}")
+    return credits
 
 
 class RatingsTask(Task):
@@ -60,8 +83,10 @@ class RatingsTask(Task):
         split = make_split(data.ratings, cfg.split.kind, seed=cfg.seed, val_fraction=cfg.split.val_fraction,
                            test_fraction=cfg.split.test_fraction)
         log.info(split.describe())
-        f = cfg.features
-        inputs = inputs or RatingInputs(f.history_length, f.smoothing, f.min_occupation).fit(data, split.train)
+        if inputs is None:
+            film_table = self.film_table(cfg)
+            inputs = RatingInputs(cfg.features.history_length, cfg.features.smoothing, cfg.features.min_occupation, film_table)
+            inputs.fit(data, split.train, credits=film_credits(data, film_table))
         raw = inputs.transform(data.ratings)
         ids = (data.ratings["user"] + ":" + data.ratings["item"]).to_numpy()
         return Prepared(data.ratings, split, inputs, raw, inputs.standardize(raw), ids, inputs.groups_, self.sizes(inputs),
@@ -113,13 +138,19 @@ class RatingsTask(Task):
 
     def test_groups(self, prepared: Prepared) -> dict[str, np.ndarray]:
         """Warm users (with training ratings) and cold users (none), apart, where the split has both (global_temporal)."""
-        users = prepared.table["user"].to_numpy()
-        cold = ~np.isin(users[prepared.split.test], users[prepared.split.train])
+        users = prepared.table["user"]
+        # pandas hashes: numpy's isin compares object arrays pairwise, hours at 1M ratings
+        cold = ~users.iloc[prepared.split.test].isin(users.iloc[prepared.split.train]).to_numpy()
         return {"warm_users": ~cold, "cold_users": cold} if cold.any() and not cold.all() else {}
 
     def input_settings(self, cfg) -> dict:
         f = cfg.features
-        return RatingInputs(f.history_length, f.smoothing, f.min_occupation).settings()
+        return RatingInputs(f.history_length, f.smoothing, f.min_occupation, self.film_table(cfg)).settings()
+
+    @staticmethod
+    def film_table(cfg) -> dict | None:
+        table = cfg.features.get("film_table")
+        return None if table is None else {"source": str(table.source), "paths": [str(p) for p in table.paths]}
 
     def load_inputs(self, arrays, spec) -> RatingInputs:
         return RatingInputs.from_state(arrays, spec)

@@ -1,0 +1,107 @@
+"""The default ratings stack against variants of it, paired on each split's test ratings: RMSE over
+all test ratings and by how many training ratings the film had before (cold films), and the
+compiled module's ratings per second; the stack's validation RMSE, where a variant may be chosen.
+
+    python benchmarks/ratings_variants.py [--splits u1 user_temporal] [--variant "NAME=OVERRIDE OVERRIDE ..."]... [--json PATH]
+
+Without ``--variant`` the one variant is the stack without the film table's credits
+(``features.film_table=null``). Each stack is fitted as ``stage=scratch`` fits it (learners bagged,
+head chosen on validation), with the same seed, so the differences are the variant's.
+"""
+
+import argparse
+import logging
+import shlex
+import statistics
+import time
+
+import numpy as np
+
+from common import config, write_report
+from pel_torch.inference import learner_predictions, predict_batches, select_training_kernels
+from pel_torch.pipeline import make_task
+from pel_torch.stages import fit_scratch, main_target
+from pel_torch.threads import limit_threads
+
+DEFAULT = "default"
+# (lowest, highest) training ratings of the film before the rated one.
+FILM_BINS = ((0, 0), (1, 4), (5, 19), (20, None))
+
+
+def film_prior_counts(raw: np.ndarray, feature_names: list[str]) -> np.ndarray:
+    return np.rint(np.expm1(raw[:, feature_names.index("item_prior_ratings")])).astype(np.int64)
+
+
+def ratings_per_second(stack, raw: np.ndarray, repeats: int = 3) -> float:
+    predict_batches(stack, raw[:1000])
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        predict_batches(stack, raw)
+        seconds.append(time.perf_counter() - started)
+    return len(raw) / statistics.median(seconds)
+
+
+def one_run(split: str, overrides: list[str], threads: int) -> dict:
+    cfg = config(["task=ratings", f"split={split}", f"threads={threads}", *overrides])
+    task = make_task(cfg)
+    prepared = task.prepare(cfg)
+    scale, y = main_target(task, prepared)
+    started = time.perf_counter()
+    stack = select_training_kernels(fit_scratch(cfg, prepared, y).double().eval(), cfg.kernels)
+    fit_seconds = time.perf_counter() - started
+    test = prepared.split.test
+    raw = prepared.raw[test]
+    predictions = {"stack": predict_batches(stack, raw), **learner_predictions(stack, raw)}
+    counts = film_prior_counts(raw, prepared.inputs.feature_names_)
+    groups = {"all": np.ones(len(test), bool)}
+    for low, high in FILM_BINS:
+        label = f"film {low}" if high == low else f"film {low}+" if high is None else f"film {low}-{high}"
+        groups[label] = (counts >= low) & (counts <= (high if high is not None else np.iinfo(np.int64).max))
+    rmse = {model: {group: float(np.sqrt(np.mean(((p[mask] - y[test][mask]) * scale.std) ** 2))) for group, mask in groups.items() if mask.any()}
+            for model, p in predictions.items()}
+    val = prepared.split.val
+    # What a variant may be chosen on: the validation ratings (the head was chosen on them too).
+    val_rmse = float(np.sqrt(np.mean(((predict_batches(stack, prepared.raw[val]) - y[val]) * scale.std) ** 2)))
+    return {"rmse": rmse, "validation_rmse": val_rmse, "ratings": {group: int(mask.sum()) for group, mask in groups.items()}, "fit_seconds": round(fit_seconds),
+            "module_ratings_per_s": round(ratings_per_second(stack, raw))}
+
+
+def parse_variant(text: str) -> tuple[str, list[str]]:
+    name, _, overrides = text.partition("=")
+    if not name or not overrides:
+        raise SystemExit(f"--variant {text!r}: give NAME=OVERRIDE [OVERRIDE ...]")
+    return name.strip(), shlex.split(overrides)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--splits", nargs="+", default=["u1", "user_temporal"])
+    parser.add_argument("--variant", action="append", type=parse_variant, help="NAME=OVERRIDE [OVERRIDE ...] (repeatable)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    limit_threads(args.threads)
+    variants = {DEFAULT: [], **dict(args.variant or [("without credits", ["features.film_table=null"])])}
+    started, results = time.perf_counter(), {}
+    for split in args.splits:
+        results[split] = {name: one_run(split, overrides, args.threads) for name, overrides in variants.items()}
+        base = results[split][DEFAULT]
+        print(f"\n{split}: stack test RMSE, each variant against the default stack (paired: same split, same seed)")
+        print("| ratings | n | default | " + " | ".join(f"{name} (difference)" for name in variants if name != DEFAULT) + " |")
+        print("|---|---|---|" + "---|" * (len(variants) - 1))
+        for group, n in base["ratings"].items():
+            cells = [f"{results[split][name]['rmse']['stack'][group]:.4f} ({results[split][name]['rmse']['stack'][group] - base['rmse']['stack'][group]:+.4f})"
+                     for name in variants if name != DEFAULT]
+            print(f"| {group} | {n:,} | {base['rmse']['stack'][group]:.4f} | " + " | ".join(cells) + " |")
+        print("| validation (stack) | | " + " | ".join(f"{results[split][name]['validation_rmse']:.4f}" for name in variants) + " |")
+        print("| module ratings/s | | " + " | ".join(f"{results[split][name]['module_ratings_per_s']:,}" for name in variants) + " |")
+        print("| fit seconds | | " + " | ".join(f"{results[split][name]['fit_seconds']:,}" for name in variants) + " |")
+        if args.json:
+            write_report(args.json, "ratings_variants.py", started, results=results,
+                         meta={"threads": args.threads, "variants": variants})
+
+
+if __name__ == "__main__":
+    main()

@@ -76,6 +76,27 @@ def paired_cells(rows: list[dict], model: str, base: str, base_scores=None) -> s
             f"{gain.mean():+.3f} ± {gain.std(ddof=1):.3f} | {(gain > 0).sum()} of {len(rows)}")
 
 
+def add_speed_arguments(parser, *, rows: int, repeats: int, threads: int) -> None:
+    """``--rows --repeats --threads --json``: the options of the benchmarks that time predictions."""
+    parser.add_argument("--rows", type=int, default=rows)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--threads", type=int, default=threads)
+    parser.add_argument("--json", default=None)
+
+
+def quiet_timing(threads: int) -> float:
+    """Logging off and every library on ``threads`` threads; the start time, for ``write_report``."""
+    import logging
+    import torch
+
+    from pel_torch.threads import limit_threads
+
+    logging.disable(logging.INFO)
+    limit_threads(threads)
+    torch.set_num_threads(threads)
+    return time.perf_counter()
+
+
 def write_report(path, script: str, started: float, **payload) -> None:
     """``payload`` as JSON at ``path``, under a ``meta`` with the command that made it, the date and the seconds since ``started``."""
     meta = {"command": f"python benchmarks/{script} " + " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"),

@@ -10,7 +10,6 @@
 """
 
 import argparse
-import logging
 import statistics
 import tempfile
 import time
@@ -18,28 +17,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from common import write_report
+from common import add_speed_arguments, quiet_timing, write_report
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.inference import predict_batches, select_kernels
 from pel_torch.predict import predict_file
 from pel_torch.tasks.ratings import RatingsTask
-from pel_torch.threads import limit_threads
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True)
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--json", default=None)
+    add_speed_arguments(parser, rows=200_000, repeats=3, threads=2)
     args = parser.parse_args()
-    logging.disable(logging.INFO)
-    limit_threads(args.threads)
-    torch.set_num_threads(args.threads)
-    started = time.perf_counter()
+    started = quiet_timing(args.threads)
     task = RatingsTask()
     checkpoint = load_checkpoint(args.checkpoint, task)
     inputs, rng = checkpoint.inputs, np.random.default_rng(0)

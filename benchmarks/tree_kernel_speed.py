@@ -10,32 +10,24 @@ Run it at two commits to measure a kernel change.
 """
 
 import argparse
-import logging
 import time
 
 import numpy as np
 import torch
 
-from common import config, write_report
+from common import add_speed_arguments, config, quiet_timing, write_report
 from pel_torch.compile import to_torch
 from pel_torch.compile.kernels import CPP, TORCH
 from pel_torch.learners import make_learner
 from pel_torch.pipeline import make_task
 from pel_torch.stages import main_target
-from pel_torch.threads import limit_threads
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--json", default=None)
+    add_speed_arguments(parser, rows=20_000, repeats=7, threads=1)
     args = parser.parse_args()
-    logging.disable(logging.INFO)
-    limit_threads(args.threads)
-    torch.set_num_threads(args.threads)
-    started = time.perf_counter()
+    started = quiet_timing(args.threads)
     cfg = config(["task=ratings", "split=u1", "++features.film_table=null", f"threads={args.threads}"])
     task = make_task(cfg)
     prepared = task.prepare(cfg)

@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from common import write_report
-from predict_million import run_with_peak
 
 GENRES = ("Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
           "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western")
@@ -81,6 +80,8 @@ def synthetic_movielens_1m(folder: Path, n_ratings: int, n_users: int = 6040, n_
 
 
 def run(label: str, command: list[str]) -> dict:
+    from predict_million import run_with_peak   # psutil: the bench extra; the folder writer needs none of it
+
     print(f"{label}: {' '.join(command[1:])}", flush=True)
     code, seconds, peak_mib, log = run_with_peak(command)
     if code != 0:

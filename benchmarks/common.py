@@ -1,6 +1,7 @@
 """Shared by the benchmarks: the embedded data, a fitted default stack, and a peak-memory probe."""
 
 import json
+import statistics
 import sys
 import threading
 import time
@@ -95,6 +96,17 @@ def quiet_timing(threads: int) -> float:
     limit_threads(threads)
     torch.set_num_threads(threads)
     return time.perf_counter()
+
+
+def rows_per_second(model, raw: np.ndarray, repeats: int, pad: bool = False) -> float:
+    """``model`` on ``raw`` through ``predict_batches``: rows/s, the median of ``repeats`` timed passes after a warm-up."""
+    predict_batches(model, raw[:1000], pad=pad)
+    seconds = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        predict_batches(model, raw, pad=pad)
+        seconds.append(time.perf_counter() - tic)
+    return len(raw) / statistics.median(seconds)
 
 
 def write_report(path, script: str, started: float, **payload) -> None:

@@ -10,7 +10,6 @@
 """
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -18,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common import add_speed_arguments, quiet_timing, write_report
+from common import add_speed_arguments, quiet_timing, rows_per_second, write_report
 from pel_torch.checkpoint import load_checkpoint
-from pel_torch.inference import predict_batches, select_kernels
+from pel_torch.inference import select_kernels
 from pel_torch.predict import predict_file
 from pel_torch.tasks.ratings import RatingsTask
 
@@ -38,13 +37,7 @@ def main() -> None:
     pairs = pd.DataFrame({"user": rng.choice(list(inputs.users_), args.rows), "item": rng.choice(list(inputs.items_), args.rows)})
     raw = inputs.transform(pairs)
     model, kind = select_kernels(checkpoint.model, "auto", "cpu")
-    predict_batches(model, raw[:1000], pad=kind == "compiled")  # warm-up
-    seconds = []
-    for _ in range(args.repeats):
-        tic = time.perf_counter()
-        predict_batches(model, raw, pad=kind == "compiled")
-        seconds.append(time.perf_counter() - tic)
-    module_rate = args.rows / statistics.median(seconds)
+    module_rate = rows_per_second(model, raw, args.repeats, pad=kind == "compiled")
     with tempfile.TemporaryDirectory() as tmp:
         source, output = Path(tmp, "pairs.csv"), Path(tmp, "predicted.csv")
         pairs.to_csv(source, index=False)

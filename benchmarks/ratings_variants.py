@@ -12,34 +12,20 @@ head chosen on validation), with the same seed, so the differences are the varia
 import argparse
 import logging
 import shlex
-import statistics
 import time
 
 import numpy as np
 
-from common import config, write_report
+from common import config, rows_per_second, write_report
 from pel_torch.inference import learner_predictions, predict_batches, select_training_kernels
 from pel_torch.pipeline import make_task
 from pel_torch.stages import fit_scratch, main_target
+from pel_torch.tasks.ratings import cold_warm
 from pel_torch.threads import limit_threads
 
 DEFAULT = "default"
 # (lowest, highest) training ratings of the film before the rated one.
 FILM_BINS = ((0, 0), (1, 4), (5, 19), (20, None))
-
-
-def film_prior_counts(raw: np.ndarray, feature_names: list[str]) -> np.ndarray:
-    return np.rint(np.expm1(raw[:, feature_names.index("item_prior_ratings")])).astype(np.int64)
-
-
-def ratings_per_second(stack, raw: np.ndarray, repeats: int = 3) -> float:
-    predict_batches(stack, raw[:1000])
-    seconds = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        predict_batches(stack, raw)
-        seconds.append(time.perf_counter() - started)
-    return len(raw) / statistics.median(seconds)
 
 
 def one_run(split: str, overrides: list[str], threads: int) -> dict:
@@ -53,18 +39,16 @@ def one_run(split: str, overrides: list[str], threads: int) -> dict:
     test = prepared.split.test
     raw = prepared.raw[test]
     predictions = {"stack": predict_batches(stack, raw), **learner_predictions(stack, raw)}
-    counts = film_prior_counts(raw, prepared.inputs.feature_names_)
+    counts = cold_warm.prior_counts(raw, prepared.inputs.feature_names_, who="item")
     groups = {"all": np.ones(len(test), bool)}
-    for low, high in FILM_BINS:
-        label = f"film {low}" if high == low else f"film {low}+" if high is None else f"film {low}-{high}"
-        groups[label] = (counts >= low) & (counts <= (high if high is not None else np.iinfo(np.int64).max))
-    rmse = {model: {group: float(np.sqrt(np.mean(((p[mask] - y[test][mask]) * scale.std) ** 2))) for group, mask in groups.items() if mask.any()}
+    groups.update({f"film {cold_warm.bin_label(*bounds)}": mask for bounds, mask in zip(FILM_BINS, cold_warm.bin_masks(counts, FILM_BINS))})
+    rmse = {model: {group: task.metrics(y[test][mask], p[mask], scale)["rmse"] for group, mask in groups.items() if mask.any()}
             for model, p in predictions.items()}
     val = prepared.split.val
     # What a variant may be chosen on: the validation ratings (the head was chosen on them too).
-    val_rmse = float(np.sqrt(np.mean(((predict_batches(stack, prepared.raw[val]) - y[val]) * scale.std) ** 2)))
+    val_rmse = task.metrics(y[val], predict_batches(stack, prepared.raw[val]), scale)["rmse"]
     return {"rmse": rmse, "validation_rmse": val_rmse, "ratings": {group: int(mask.sum()) for group, mask in groups.items()}, "fit_seconds": round(fit_seconds),
-            "module_ratings_per_s": round(ratings_per_second(stack, raw))}
+            "module_ratings_per_s": round(rows_per_second(stack, raw, repeats=3))}
 
 
 def parse_variant(text: str) -> tuple[str, list[str]]:

@@ -21,14 +21,19 @@ def bin_label(low: int, high: int | None) -> str:
     return f"{low}" if high == low else f"{low}+" if high is None else f"{low}-{high}"
 
 
-def prior_counts(raw: np.ndarray, feature_names: list[str]) -> np.ndarray:
-    """Per row, the user's training ratings before it (the input stores log1p of the count)."""
-    return np.rint(np.expm1(raw[:, feature_names.index("user_prior_ratings")])).astype(np.int64)
+def prior_counts(raw: np.ndarray, feature_names: list[str], who: str = "user") -> np.ndarray:
+    """Per row, the user's (or ``who="item"``: the film's) training ratings before it (the input stores log1p of the count)."""
+    return np.rint(np.expm1(raw[:, feature_names.index(f"{who}_prior_ratings")])).astype(np.int64)
+
+
+def bin_masks(counts: np.ndarray, bins=BINS) -> list[np.ndarray]:
+    """One boolean mask per ``(lowest, highest)`` bin (highest None: no upper bound)."""
+    return [(counts >= low) & (counts <= (high if high is not None else np.iinfo(np.int64).max)) for low, high in bins]
 
 
 def by_history(counts: np.ndarray, y: np.ndarray, predictions: dict[str, np.ndarray], std: float) -> dict:
     """``{"bins": [...], "ratings": [n per bin], "rmse": {model: [per bin, None where empty]}}``, in stars."""
-    masks = [(counts >= low) & (counts <= (high if high is not None else np.iinfo(np.int64).max)) for low, high in BINS]
+    masks = bin_masks(counts)
     rmse = {model: [float(np.sqrt(np.mean(((p[m] - y[m]) * std) ** 2))) if m.any() else None for m in masks]
             for model, p in predictions.items()}
     return {"bins": [bin_label(*b) for b in BINS], "ratings": [int(m.sum()) for m in masks], "rmse": rmse}

@@ -79,6 +79,7 @@ class CreditStatistics:
             span: int) -> "CreditStatistics":
         self.films_ = {item: k for k, item in enumerate(credits)}
         self.offsets_, self.people_, self.histories_ = {}, {}, {}
+        film = self._film_index(items)
         for role in ROLES:
             lists = [credits[item][role] for item in credits]
             films_per_person = pd.Series([name for names in lists for name in set(names)], dtype=object).value_counts()
@@ -86,7 +87,7 @@ class CreditStatistics:
             kept = [[vocabulary[name] for name in dict.fromkeys(names) if name in vocabulary] for names in lists]
             self.offsets_[role] = np.concatenate([[0], np.cumsum([len(people) for people in kept])]).astype(np.int64)
             self.people_[role] = np.array([p for people in kept for p in people], dtype=np.int64)
-            row, person = self._pairs(role, self._film_index(items))
+            row, person = self._pairs(role, film)
             self.histories_[role] = EntityHistory(span).fit(person, positions[row], centred[row, None])
         return self
 
@@ -95,10 +96,11 @@ class CreditStatistics:
         out = np.zeros((len(film), 2 * len(ROLES)))
         for start in range(0, len(film), CHUNK_ROWS):
             chunk = slice(start, start + CHUNK_ROWS)
+            films, at = film[chunk], positions[chunk]
             for k, role in enumerate(ROLES):
-                row, person = self._pairs(role, film[chunk])
-                _, counts, sums = self.histories_[role].query(person, positions[chunk][row])
-                n = len(film[chunk])
+                row, person = self._pairs(role, films)
+                _, counts, sums = self.histories_[role].query(person, at[row])
+                n = len(films)
                 total = np.bincount(row, weights=counts[:, 0], minlength=n)
                 out[chunk, 2 * k] = np.log1p(total)
                 out[chunk, 2 * k + 1] = np.bincount(row, weights=sums[:, 0], minlength=n) / (total + self.smoothing)

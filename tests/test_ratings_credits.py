@@ -10,7 +10,7 @@ from pel_torch.tasks.ratings import task as ratings_task
 from pel_torch.tasks.ratings.credits import join_credits, title_key
 from pel_torch.tasks.ratings.inputs import RatingInputs
 
-FILM_TABLE = {"source": "wikidata", "paths": []}
+FILM_TABLE = {"source": "wikidata", "paths": [], "options": {}}
 
 
 def test_title_keys_put_articles_first_and_drop_alternative_titles():
@@ -71,7 +71,7 @@ def test_credit_statistics_read_only_earlier_training_ratings_and_reach_films_no
 
 def test_a_film_table_that_joins_nothing_is_one_line_and_no_titles_is_said(monkeypatch, caplog):
     films = pd.DataFrame({"title": ["Elsewhere"], "year": [2001], "director": ["D"], "writers": [None], "cast": [None]})
-    monkeypatch.setattr(ratings_task, "load_films", lambda source, *paths: (films, None))
+    monkeypatch.setattr(ratings_task, "load_films", lambda source, *paths, **options: (films, None))
     ratings, _ = _data()
     items = pd.DataFrame({"item": ["A", "B", "C"], "title": ["Alpha", "Beta", "Gamma"], "year": ["1990", "1991", "1992"]})
     with pytest.raises(DataError, match=r"features.film_table=wikidata: none of the 3 rated films joins it by title and year; "
@@ -81,3 +81,17 @@ def test_a_film_table_that_joins_nothing_is_one_line_and_no_titles_is_said(monke
     assert ratings_task.film_credits(ratings, FILM_TABLE) is None
     assert "come without film titles and years to join on" in caplog.text
     assert ratings_task.film_credits(ratings, None) is None
+
+
+def test_a_users_own_film_table_joins_under_its_own_column_names_and_a_missing_one_is_one_line(tmp_path):
+    path = tmp_path / "films.csv"
+    path.write_text("name,released,director\nAlpha,1990,D\nBeta,1991,D\n")
+    ratings, _ = _data()
+    items = pd.DataFrame({"item": ["A", "B", "C"], "title": ["Alpha", "Beta", "Gamma"], "year": ["1990", "1991", "1992"]})
+    data = RatingsData(ratings.ratings, None, items)
+    mapped = {"source": "csv", "paths": [str(path)], "options": {"columns": {"title": "name", "year": "released"}}}
+    assert ratings_task.film_credits(data, mapped) == {"A": {"director": ["D"], "writers": [], "cast": []},
+                                                      "B": {"director": ["D"], "writers": [], "cast": []}}
+    with pytest.raises(DataError, match=r"films.csv: no 'title' column \(found: name, released, director\)") as caught:
+        ratings_task.film_credits(data, {**mapped, "options": {}})
+    assert "\n" not in str(caught.value)

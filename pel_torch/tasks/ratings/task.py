@@ -40,7 +40,7 @@ def film_credits(data: RatingsData, film_table: dict | None) -> dict | None:
         log.warning("%s: the ratings come without film titles and years to join on, so no credit features; "
                     "give a film table with the ratings, or set features.film_table=null", named)
         return None
-    films, _ = load_films(film_table["source"], *film_table["paths"])
+    films, _ = load_films(film_table["source"], *film_table["paths"], **film_table["options"])
     credits, counts = join_credits(data.items, films)
     films_rated = len(data.items)
     if not credits:
@@ -150,7 +150,11 @@ class RatingsTask(Task):
     @staticmethod
     def film_table(cfg) -> dict | None:
         table = cfg.features.get("film_table")
-        return None if table is None else {"source": str(table.source), "paths": [str(p) for p in table.paths]}
+        if table is None:
+            return None
+        # An unset option (null) is left to the loader's default: the Wikidata loader takes no column mapping.
+        options = {k: v for k, v in (OmegaConf.to_container(table.get("options") or {}, resolve=True)).items() if v is not None}
+        return {"source": str(table.source), "paths": [str(p) for p in table.paths], "options": options}
 
     def load_inputs(self, arrays, spec) -> RatingInputs:
         return RatingInputs.from_state(arrays, spec)

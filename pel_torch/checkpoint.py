@@ -119,8 +119,8 @@ FIT_KEYS = ("task", "data", "split", "seed", "features", "stack")
 
 def reusable_checkpoint(cfg, task, stage: str) -> Path | None:
     """The newest ``stage`` checkpoint under ``cfg.checkpoints_dir`` whose training config matches ``cfg`` where the
-    fit depends on it (``FIT_KEYS`` and ``task.config_keys``), or None: a report that stopped halfway continues
-    instead of refitting."""
+    fit depends on it (``FIT_KEYS`` and ``task.config_keys``) and whose inputs have the task's ``input_version``,
+    or None: a report that stopped halfway continues instead of refitting."""
     def settings(config: dict) -> dict:
         keys = (FIT_KEYS + tuple(task.config_keys) + (("pretrain",) if stage != "scratch" else ())
                 + (("finetune",) if stage == "finetune" else ()))
@@ -131,7 +131,10 @@ def reusable_checkpoint(cfg, task, stage: str) -> Path | None:
 
     want = settings(OmegaConf.to_container(cfg, resolve=True))
     for path in sorted(Path(cfg.checkpoints_dir, stage).glob("*.safetensors"), reverse=True):
-        if settings(read_spec(path)["extra"].get("config", {})) == want:
+        spec = read_spec(path)
+        # the same settings fitted by an older input layout are another model
+        layout = task.input_version is None or spec.get("inputs", {}).get("version") == task.input_version
+        if layout and settings(spec["extra"].get("config", {})) == want:
             log.info("reusing %s, fitted with these settings", path)
             return path
     return None

@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 
 from conftest import config
-from pel_torch.checkpoint import load_checkpoint
+from pel_torch.checkpoint import load_checkpoint, reusable_checkpoint
 from pel_torch.errors import DataError, PelError
 from pel_torch.evaluation import evaluate_checkpoint
 from pel_torch.stages import finetune, pretrain, scratch
 from pel_torch.tasks.genre_volume import GenreVolumeTask
-from pel_torch.tasks.genre_volume.windows import forecast_rows
+from pel_torch.tasks.genre_volume.windows import STATE_VERSION, WindowInputs, forecast_rows
 
 TINY = ["task=genre_volume", "data=long_panel", "freq=M", "horizon=4", "lags=6", "split.max_origins=6", "split.val_origins=2",
         "stack.n_folds=2", "stack.layers=[[seasonal_naive,theta,lightgbm,nbeats,window_lstm]]", "++stack.learners.lightgbm.n_estimators=20",
@@ -36,7 +36,7 @@ def test_rows_read_only_values_before_their_origin():
     first = table.index[(table["origin"] == 10) & (table["step"] == 1)][0]
     scale = table.loc[first, "scale"]
     assert scale == pytest.approx(np.mean(values[5:10]))
-    assert raw[first, :5] * scale == pytest.approx(values[5:10])            # the window ends just before the origin
+    assert np.expm1(raw[first, :5]) * scale == pytest.approx(values[5:10])  # the window ends just before the origin, in log1p
     assert table.loc[table["origin"] == 10, "actual"].tolist() == [11.0, 12.0, 13.0]
     assert table.loc[table["origin"] == 20, "seasonal_naive"].tolist() == [17.0, 18.0, 19.0]
 
@@ -70,6 +70,14 @@ def test_scratch_and_evaluate_on_a_long_panel(panel_file, tmp_path):
     assert (forecast["p10"] <= forecast["p50"]).all() and (forecast["p50"] <= forecast["p90"]).all() and forecast["p50"].between(50, 1000).all()
     assert sorted(p.name for p in (tmp_path / "forecast_figures").iterdir()) == ["all_series.png", *[f"genre{i}.png" for i in range(6)]]
     assert lines[0].startswith("wrote 24 forecasts (6 series x 4 periods)")
+    # A report reuses this fit only while the inputs are built as it was fitted with; an older layout is refused in one line.
+    assert reusable_checkpoint(cfg, task, "scratch") == result.checkpoint
+    older = GenreVolumeTask()
+    older.input_version = STATE_VERSION - 1
+    assert reusable_checkpoint(cfg, older, "scratch") is None
+    arrays, spec = checkpoint.inputs.state()
+    with pytest.raises(PelError, match=f"forecast inputs of version {STATE_VERSION - 1}, this pel_torch builds version {STATE_VERSION}"):
+        WindowInputs.from_state(arrays, {**spec, "version": STATE_VERSION - 1})
 
 
 def test_bad_panels_and_settings_are_one_line(panel_file, tmp_path):

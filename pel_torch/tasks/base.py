@@ -67,6 +67,7 @@ class Task:
     pretraining_targets: tuple[str, ...] = ()         # what ``stage=pretrain`` may learn first
     prediction_columns: tuple[str, ...] = ()          # the columns batch prediction writes
     config_keys: tuple[str, ...] = ()                 # top-level config keys of the task's own that a fit depends on
+    input_version: int | None = None                  # the version its input builder's state() writes; None: not compared
 
     def prepare(self, cfg, inputs: InputBuilder | None = None) -> Prepared:
         """Load, split, and build inputs fitted on what the split may know (or with ``inputs``, already fitted)."""

@@ -12,7 +12,7 @@ from pel_torch.features.targets import TargetScale
 from pel_torch.metrics import regression_metrics
 from pel_torch.tasks.base import Prepared, Task
 from pel_torch.tasks.box_office import prediction_rows, targets
-from pel_torch.tasks.box_office.featurizer import FilmFeaturizer
+from pel_torch.tasks.box_office.featurizer import STATE_VERSION, FilmFeaturizer
 from pel_torch.tasks.box_office.splits import make_split
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ class BoxOfficeTask(Task):
     main_target = "revenue"
     pretraining_targets = targets.PRETRAINING_TARGETS
     prediction_columns = prediction_rows.OUTPUT_COLUMNS
+    input_version = STATE_VERSION
 
     def prepare(self, cfg, inputs: FilmFeaturizer | None = None) -> Prepared:
         """Load, split, and featurize every film with a featurizer fitted on the split's history only

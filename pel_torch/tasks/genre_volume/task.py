@@ -27,7 +27,7 @@ from pel_torch.forecasting.metrics import METRICS, average, series_errors
 from pel_torch.tasks.base import Prepared, TargetSet, Task
 from pel_torch.tasks.genre_volume.data import genre_panel
 from pel_torch.tasks.genre_volume.pool import check_pool, pool_rows
-from pel_torch.tasks.genre_volume.windows import MIN_KNOWN, STATISTICAL, WindowInputs, forecast_rows
+from pel_torch.tasks.genre_volume.windows import MIN_KNOWN, STATE_VERSION, STATISTICAL, WindowInputs, forecast_rows
 
 log = logging.getLogger(__name__)
 SOURCES = ("genres", "tourism", "long_panel", "event_log")
@@ -51,6 +51,7 @@ class GenreVolumeTask(Task):
     main_target = "volume"
     pretraining_targets = ("other_series",)
     config_keys = ("freq", "horizon", "lags")
+    input_version = STATE_VERSION
 
     def load(self, cfg) -> tuple[Panel, list[np.ndarray], list[np.ndarray]]:
         """The panel, each series' history and its held-out last ``horizon`` values."""
@@ -133,13 +134,14 @@ class GenreVolumeTask(Task):
         rows = np.flatnonzero(prepared.table["part"].to_numpy() == "pool")
         table = prepared.table.iloc[rows]
         series = table["series"].str.split(":").str[0].unique()
-        return TargetSet(prepared.features[rows], self.target_values(table, target), {"name": target, "log": False, "mean": 0.0, "std": 1.0},
+        scale = self.target_scale(prepared)   # the pool's rows are learned as the target's
+        return TargetSet(prepared.features[rows], scale.encode(self.target_values(table, target)), {**scale.to_dict(), "name": target},
                          list(prepared.ids[rows]), f"{table['series'].nunique():,} series of {', '.join(series)}")
 
     def target_scale(self, prepared: Prepared) -> TargetScale:
-        """The identity: a row's target is already over its series' scale (about 1), and kept in the same units as
-        the statistical forecasts among its inputs, which the stack then weighs as they are."""
-        return TargetScale(self.main_target, False, 0.0, 1.0)
+        """``log1p`` of the target over its series' scale, not standardised further: the units of the statistical
+        forecasts among the inputs (``windows.learning_scale``), which the stack then weighs as they are."""
+        return TargetScale(self.main_target, True, 0.0, 1.0)
 
     def metrics(self, y: np.ndarray, prediction: np.ndarray, scale: TargetScale, rows: pd.DataFrame | None = None) -> dict[str, float]:
         """The competitions' MAPE, sMAPE and MASE, and RMSE, in the series' own units: per (series, origin) over its
@@ -156,7 +158,7 @@ class GenreVolumeTask(Task):
         table = prepared.table.iloc[rows]
         last = (table["origin"] == table.groupby("series")["origin"].transform("max")).to_numpy()
         volume = table["scale"].to_numpy()[last]
-        window = prepared.raw[rows[last], :prepared.sizes["lags"]] * volume[:, None]
+        window = np.expm1(prepared.raw[rows[last], :prepared.sizes["lags"]]) * volume[:, None]
         return {"validation_forecasts": validation_figure(table[last], window, scale.decode(prediction[last]) * volume)}
 
     def input_settings(self, cfg) -> dict:

@@ -2,7 +2,9 @@
 
 At origin ``t`` a series' known values are ``v[:t]``. Everything is divided by the series' scale at
 the origin (the mean absolute value of its last ``lags`` known values, 1 where they are all 0), so
-one global model serves series of any size. A row's inputs (``WindowInputs.groups_``):
+one global model serves series of any size, and then taken as ``log1p``: a squared error there is
+about a relative one, which is what MAPE and sMAPE weigh (docs/forecasting.md measures both scales).
+A row's inputs (``WindowInputs.groups_``):
 - ``window`` (``lags``): the last ``lags`` scaled values, oldest first, left-padded with the oldest;
 - ``step`` (``horizon``): one-hot of the step ahead, 1 .. horizon;
 - ``features``: the window and the step again, the statistical forecasts of this step from ``v[:t]``
@@ -10,18 +12,19 @@ one global model serves series of any size. A row's inputs (``WindowInputs.group
   the part, its states run on to each later one), log1p of the scale, and the share of the window that was known
   (never the origin itself: a time index lets a network memorise each series' past, which looks
   good out of fold on overlapping windows and is useless ahead).
-The target is ``v[t + step - 1]`` scaled. Rows never read a value at or after their origin as input.
+The target is ``v[t + step - 1]`` scaled (the task's ``TargetScale`` takes the log). Rows never read a value at or after their origin as input.
 """
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from pel_torch.errors import PelError
 from pel_torch.forecasting.ets import ExponentialSmoothing
 from pel_torch.forecasting.metrics import mase_scale
 from pel_torch.forecasting.statistical import seasonal_naive, theta
 
-STATE_VERSION = 2   # 2: the ETS forecast among the inputs
+STATE_VERSION = 3   # 2: the ETS forecast among the inputs; 3: log1p of the scaled values
 MIN_KNOWN = 3       # values a training origin must know
 
 
@@ -32,6 +35,11 @@ def statistical_forecasters() -> dict:
 
 
 STATISTICAL = tuple(statistical_forecasters())   # their names, in the order of their input columns
+
+
+def learning_scale(scaled: np.ndarray) -> np.ndarray:
+    """Scaled values as the learners read them; volumes are never negative, a statistical forecast may dip below 0."""
+    return np.log1p(np.maximum(scaled, 0.0))
 
 
 def series_scale(known: np.ndarray, lags: int) -> float:
@@ -63,8 +71,8 @@ def forecast_rows(ids: list[str], histories: list[np.ndarray], futures: list[np.
                                     "mase_scale": mase_scale(known, period), "actual": actual,
                                     **{name: f.mean for name, f in statistical.items()},
                                     **{f"{name}_method": f.method for name, f in statistical.items()}}))
-        blocks.append(np.column_stack([np.tile(window, (horizon, 1)), np.eye(horizon),
-                                       *[f.mean[:, None] / scale for f in statistical.values()],
+        blocks.append(np.column_stack([np.tile(learning_scale(window), (horizon, 1)), np.eye(horizon),
+                                       *[learning_scale(f.mean[:, None] / scale) for f in statistical.values()],
                                        np.full((horizon, 1), np.log1p(scale)), np.full((horizon, 1), min(t, lags) / lags)]))
     return pd.concat(tables, ignore_index=True), np.vstack(blocks)
 
@@ -106,6 +114,9 @@ class WindowInputs:
 
     @classmethod
     def from_state(cls, arrays: dict[str, np.ndarray], spec: dict) -> "WindowInputs":
+        if spec.get("version") != STATE_VERSION:
+            raise PelError(f"forecast inputs of version {spec.get('version')}, this pel_torch builds version {STATE_VERSION} "
+                           "(log1p of the scaled values since 3): retrain the checkpoint (python train.py task=genre_volume ...)")
         inputs = cls(spec["lags"], spec["horizon"])
         inputs.mean_, inputs.std_ = np.asarray(arrays["mean"]), np.asarray(arrays["std"])
         return inputs

@@ -15,7 +15,7 @@ from pel_torch.features.targets import TargetScale
 from pel_torch.tasks.base import Prepared, Task, TargetSet
 from pel_torch.tasks.ratings import prediction_rows
 from pel_torch.tasks.ratings.credits import join_credits
-from pel_torch.tasks.ratings.inputs import RatingInputs
+from pel_torch.tasks.ratings.inputs import STATE_VERSION, RatingInputs
 from pel_torch.tasks.ratings.splits import make_split
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class RatingsTask(Task):
     main_target = "rating"
     pretraining_targets = ("rated",)
     prediction_columns = prediction_rows.OUTPUT_COLUMNS
+    input_version = STATE_VERSION
 
     def load(self, cfg) -> RatingsData:
         options = OmegaConf.to_container(cfg.data.options, resolve=True) or {}

@@ -66,3 +66,21 @@ def test_the_synthetic_movielens_1m_folder_is_read_by_the_ml1m_loader(tmp_path, 
     assert ratings.groupby("user").size().min() >= 20 and set(ratings["rating"]) <= {1, 2, 3, 4, 5}
     assert not ratings.duplicated(["user", "item"]).any()
     assert len(data.items) == 80 and data.items["year"].notna().all() and len(data.users) == 60
+
+
+def test_pair_forecasts_pairs_two_reports_run_by_run(tmp_path):
+    def report(mase: list[float], key: str) -> dict:
+        runs = {"mape": [20.0] * len(mase), "smape": [18.0] * len(mase), "mase": mase, "coverage80": [0.8] * len(mase)}
+        return {"genres": {"stack": {"mase": sum(mase) / len(mase), key: runs}}, "meta": {}}
+
+    new, old, short = tmp_path / "new.json", tmp_path / "old.json", tmp_path / "short.json"
+    new.write_text(json.dumps(report([0.40, 0.50, 0.45], "runs")))
+    old.write_text(json.dumps(report([0.42, 0.48, 0.50], "seeds")))    # a report written before the "runs" key
+    short.write_text(json.dumps(report([0.42], "runs")))
+    script = [sys.executable, "benchmarks/pair_forecasts.py"]
+    result = subprocess.run([*script, new, "stack", old, "stack"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if "| mase |" in line)
+    assert "-0.017 ± 0.035" in row and "| 2 of 3 |" in row      # differences -0.02, +0.02, -0.05
+    result = subprocess.run([*script, new, "stack", short, "stack"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and result.stderr.strip() == "genres: 3 runs against 1; pair reports of the same windows and seeds"

@@ -57,7 +57,7 @@ class ColumnForecast(FixedPrecision):
 
 class ColumnForecastLearner(Learner):
     """A forecast the task put among the inputs, taken as it is: the task keeps that column and the target
-    in the same units (``genre_volume``: both over the series' scale), so the head weighs the forecaster
+    in the same units (``genre_volume``: both log1p over the series' scale), so the head weighs the forecaster
     itself. A least-squares rescaling instead shrank Theta toward the mean: Tourism quarterly MAPE 19.2
     against 15.9 for Theta as it is."""
 

@@ -88,7 +88,9 @@ def run_report(cfg: DictConfig) -> list[Path]:
         replicates[dataset] = {"windows": windows, "seeds": seeds}
         described[dataset] += f"; pretrained on {', '.join(series)}" if series else ""
         meta = {"date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - started), "mode": mode,
-                "command": f"python evaluate.py task=genre_volume report={mode} threads={cfg.threads}", "data": described,
+                # windows, seeds and pretraining per dataset are in "runs" and "data"
+                "command": f"python evaluate.py task=genre_volume report={mode} threads={cfg.threads} "
+                           f"report_datasets=[{','.join(cfg.report_datasets)}]", "data": described,
                 "stack": f"stack.layers={OmegaConf.to_container(cfg.stack.layers)} stack.n_folds={run.stack.n_folds}",
                 "left_out": OmegaConf.to_container(cfg.report_leave_out),
                 "runs": replicates,

@@ -159,3 +159,20 @@ def peak_memory():
     finally:
         done.set()
         thread.join()
+
+
+def paired_runs(description: str, read, what: str, model_example: str, base_example: str):
+    """The command line of the pairing scripts: ``run model base_run base``; ``read(path, model)`` gives
+    ``{part: scores}``. Returns the two parts' dicts and the arguments, or stops in one line when they share no ``what``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path)
+    parser.add_argument("model", help=f"a model of the run, e.g. {model_example}")
+    parser.add_argument("base_run", type=Path)
+    parser.add_argument("base", help=f"a model of the base run, e.g. {base_example}")
+    args = parser.parse_args()
+    model, base = read(args.run, args.model), read(args.base_run, args.base)
+    if not set(model) & set(base):
+        raise SystemExit(f"{args.run} and {args.base_run} share no {what} ({', '.join(model)} vs {', '.join(base)})")
+    return model, base, args

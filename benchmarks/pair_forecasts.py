@@ -8,13 +8,12 @@ of the other: the same test window and seed, so the difference is the code's or 
 draw's.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from common import read_json
+from common import paired_runs, read_json
 
 METRICS = ("mape", "smape", "mase", "coverage80")
 
@@ -46,15 +45,7 @@ def paired_table(model: dict, base: dict, model_name: str, base_name: str) -> st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", type=Path)
-    parser.add_argument("model", help="a row of the report, e.g. stack")
-    parser.add_argument("base_run", type=Path)
-    parser.add_argument("base", help="a row of the base report")
-    args = parser.parse_args()
-    model, base = per_run(args.run, args.model), per_run(args.base_run, args.base)
-    if not set(model) & set(base):
-        raise SystemExit(f"{args.run} and {args.base_run} share no dataset ({', '.join(model)} vs {', '.join(base)})")
+    model, base, args = paired_runs(__doc__, per_run, "dataset", "stack", "stack")
     print(paired_table(model, base, f"{args.model} ({args.run.name})", f"{args.base} ({args.base_run.name})"))
 
 

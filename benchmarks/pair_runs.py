@@ -8,13 +8,12 @@ k of the other (the same split for the random split). A base with a single score
 temporal run on the fixed split) is compared with every seed of the model.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from common import paired_cells, read_json
+from common import paired_cells, paired_runs, read_json
 
 METRICS = ("r2", "mse", "mae")
 
@@ -43,15 +42,7 @@ def paired_table(model: dict, base: dict, model_name: str, base_name: str) -> st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", type=Path)
-    parser.add_argument("model", help="a model of the run, e.g. P-EL")
-    parser.add_argument("base_run", type=Path)
-    parser.add_argument("base", help="a model of the base run, e.g. AutoGluon")
-    args = parser.parse_args()
-    model, base = scores(args.run, args.model), scores(args.base_run, args.base)
-    if not set(model) & set(base):
-        raise SystemExit(f"{args.run} and {args.base_run} share no split ({', '.join(model)} vs {', '.join(base)})")
+    model, base, args = paired_runs(__doc__, scores, "split", "P-EL", "AutoGluon")
     print(paired_table(model, base, args.model, args.base))
 
 

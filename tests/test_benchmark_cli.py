@@ -84,3 +84,10 @@ def test_pair_forecasts_pairs_two_reports_run_by_run(tmp_path):
     assert "-0.017 ± 0.035" in row and "| 2 of 3 |" in row      # differences -0.02, +0.02, -0.05
     result = subprocess.run([*script, new, "stack", short, "stack"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and result.stderr.strip() == "genres: 3 runs against 1; pair reports of the same windows and seeds"
+
+
+def test_head_groups_on_validation_asks_for_the_reports_fit_in_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "benchmarks/head_groups_on_validation.py", "genres", f"checkpoints_dir={tmp_path}"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    last = result.stderr.strip().splitlines()[-1]   # after the windows' progress bars
+    assert result.returncode != 0 and last.startswith(f"no scratch checkpoint of the report for genres with these settings under {tmp_path}")

@@ -14,14 +14,15 @@ forecasts the next origins better.
 import argparse
 import logging
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 
 from common import config
 from pel_torch.checkpoint import load_checkpoint, reusable_checkpoint
 from pel_torch.inference import learner_predictions
-from pel_torch.learners.selection import ensemble_selection, grouped_selection, weighted
 from pel_torch.stages import main_target
+from pel_torch.tasks.genre_volume.report import both_heads
 from pel_torch.tasks.genre_volume.task import GenreVolumeTask, forecast_errors
 
 
@@ -43,14 +44,13 @@ def main() -> None:
     stack = load_checkpoint(path, task).model.member("scratch").double().eval()
     table, val = prepared.table, prepared.split.val
     members = learner_predictions(stack, prepared.raw[val])
-    X = np.column_stack(list(members.values()))
-    step = table["step"].to_numpy()[val] - 1
     order = table.iloc[val].groupby("series")["origin"].rank(method="dense").to_numpy()
     earlier = order <= np.median(order)
     later = ~earlier
-    heads = {"one head": weighted(X[later], ensemble_selection(X[earlier], y[val][earlier], cfg.stack.selection_rounds)),
-             "head per step": weighted(X[later], grouped_selection(X[earlier], y[val][earlier], step[earlier], cfg.horizon,
-                                                                   cfg.stack.selection_rounds), step[later])}
+    # the report's own two heads, chosen on the earlier origins ("val") and applied to the later ones ("test")
+    halves = SimpleNamespace(val=val[earlier], test=val[later])
+    heads = both_heads({"val": {name: p[earlier] for name, p in members.items()}, "test": {name: p[later] for name, p in members.items()}},
+                       y[halves.val], table["step"].to_numpy() - 1, halves, cfg.horizon, cfg.stack.selection_rounds)["test"]
     rows = val[later]
     print(f"{args.dataset}: heads chosen on validation origins {int(order[earlier].max())} of {int(order.max())} per series, "
           f"scored on the rest ({len(rows):,} rows); checkpoint {path.name}")

@@ -158,7 +158,8 @@ class GenreVolumeTask(Task):
         table = prepared.table.iloc[rows]
         last = (table["origin"] == table.groupby("series")["origin"].transform("max")).to_numpy()
         volume = table["scale"].to_numpy()[last]
-        window = np.expm1(prepared.raw[rows[last], :prepared.sizes["lags"]]) * volume[:, None]
+        # the window is in the target's learning units (windows.learning_scale), which the target scale decodes
+        window = scale.decode(prepared.raw[rows[last], :prepared.sizes["lags"]]) * volume[:, None]
         return {"validation_forecasts": validation_figure(table[last], window, scale.decode(prediction[last]) * volume)}
 
     def input_settings(self, cfg) -> dict:

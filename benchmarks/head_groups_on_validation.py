@@ -22,13 +22,13 @@ from common import config
 from pel_torch.checkpoint import load_checkpoint, reusable_checkpoint
 from pel_torch.inference import learner_predictions
 from pel_torch.stages import main_target
-from pel_torch.tasks.genre_volume.report import both_heads
+from pel_torch.tasks.genre_volume.report import DATASETS, both_heads
 from pel_torch.tasks.genre_volume.task import GenreVolumeTask, forecast_errors
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dataset", help="genres, tourism_monthly or tourism_quarterly")
+    parser.add_argument("dataset", choices=DATASETS)
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     logging.disable(logging.INFO)

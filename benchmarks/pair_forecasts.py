@@ -25,7 +25,12 @@ def per_run(path: Path, model: str) -> dict[str, dict[str, np.ndarray]]:
     if not found:
         present = sorted({m for dataset, rows in report.items() if dataset != "meta" for m in rows})
         raise SystemExit(f"{path}: no model {model!r}; it holds {', '.join(present) or 'no models'}")
-    return {dataset: {m: np.asarray(row.get("runs", row.get("seeds"))[m], dtype=float) for m in METRICS} for dataset, row in found.items()}
+    runs = {dataset: row.get("runs", row.get("seeds")) for dataset, row in found.items()}
+    lacking = [dataset for dataset, values in runs.items() if not isinstance(values, dict) or not set(METRICS) <= set(values)]
+    if lacking:
+        raise SystemExit(f"{path}: {model!r} of {lacking[0]} has no per-run {', '.join(METRICS)} (its 'runs'); "
+                         "pass the JSON of evaluate.py task=genre_volume report=full")
+    return {dataset: {m: np.asarray(values[m], dtype=float) for m in METRICS} for dataset, values in runs.items()}
 
 
 def paired_table(model: dict, base: dict, model_name: str, base_name: str) -> str:

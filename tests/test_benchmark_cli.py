@@ -84,6 +84,11 @@ def test_pair_forecasts_pairs_two_reports_run_by_run(tmp_path):
     assert "-0.017 ± 0.035" in row and "| 2 of 3 |" in row      # differences -0.02, +0.02, -0.05
     result = subprocess.run([*script, new, "stack", short, "stack"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and result.stderr.strip() == "genres: 3 runs against 1; pair reports of the same windows and seeds"
+    foreign = tmp_path / "foreign.json"   # a model without its per-run values
+    foreign.write_text(json.dumps({"genres": {"stack": {"mase": 0.4}}}))
+    result = subprocess.run([*script, foreign, "stack", old, "stack"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and result.stderr.strip() == (f"{foreign}: 'stack' of genres has no per-run mape, smape, mase, coverage80 "
+                                                                "(its 'runs'); pass the JSON of evaluate.py task=genre_volume report=full")
 
 
 def test_head_groups_on_validation_asks_for_the_reports_fit_in_one_line(tmp_path):

@@ -41,9 +41,11 @@ def main() -> None:
         raise SystemExit(f"no scratch checkpoint of the report for {args.dataset} with these settings under {cfg.checkpoints_dir}; "
                          "run evaluate.py task=genre_volume report=full first, or match its stack with overrides")
     scale, y = main_target(task, prepared)
-    stack = load_checkpoint(path, task).model.member("scratch").double().eval()
+    checkpoint = load_checkpoint(path, task)
     table, val = prepared.table, prepared.split.val
-    members = learner_predictions(stack, prepared.raw[val])
+    # before the members were refitted on the validation rows (split.refit), where they were
+    members = ({name: p for name, p in checkpoint.held_out.items() if name != "model"}
+               or learner_predictions(checkpoint.model.member("scratch").double().eval(), prepared.raw[val]))
     order = table.iloc[val].groupby("series")["origin"].rank(method="dense").to_numpy()
     earlier = order <= np.median(order)
     later = ~earlier

@@ -34,7 +34,7 @@ def one_run(split: str, overrides: list[str], threads: int) -> dict:
     prepared = task.prepare(cfg)
     scale, y = main_target(task, prepared)
     started = time.perf_counter()
-    stack = select_training_kernels(fit_scratch(cfg, prepared, y).double().eval(), cfg.kernels)
+    stack = select_training_kernels(fit_scratch(cfg, prepared, y)[0].double().eval(), cfg.kernels)
     fit_seconds = time.perf_counter() - started
     test = prepared.split.test
     raw = prepared.raw[test]

@@ -9,7 +9,7 @@ file fails to parse. Either way the user gets one line.
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -41,6 +41,9 @@ class Checkpoint:
     inputs: object   # the task's fitted input builder (``pel_torch.tasks.base.InputBuilder``)
     spec: dict
     path: Path
+    # validation predictions of the model before its members were refitted on the validation rows (``fit_scratch``):
+    # ``{"model": (n_val,), "layer k name": (n_val,)}``, empty where nothing was refitted
+    held_out: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def feature_names(self) -> list[str]:
@@ -48,16 +51,18 @@ class Checkpoint:
 
 
 def save_checkpoint(path: str | Path, model: Blend, inputs, *, task: str, stage: str, target: dict,
-                    extra: dict | None = None) -> Path:
+                    extra: dict | None = None, held_out: dict[str, np.ndarray] | None = None) -> Path:
     """Write ``model`` and the fitted ``inputs`` builder of task ``task`` atomically to ``path`` (``.safetensors``).
 
     ``target`` describes what ``model`` predicts: ``{"name", "log", "mean", "std"}`` of the standardised target.
+    ``held_out``: ``Checkpoint.held_out``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays, inputs_spec = inputs.state()
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tensors.update({f"inputs.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()})
+    tensors.update({f"held_out.{k}": torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64)) for k, v in (held_out or {}).items()})
     spec = {
         "format_version": FORMAT_VERSION, "package": "pel_torch", "package_version": __version__,
         "library_versions": {name: _version(name) for name in LIBRARIES},
@@ -96,7 +101,8 @@ def load_checkpoint(path: str | Path, task, *, feature_names: list[str] | None =
     model = build_blend(spec["model"]).to(model_tensors["head.weights"].dtype)
     model.load_state_dict(model_tensors, strict=True)
     arrays = {k.removeprefix("inputs."): v.numpy() for k, v in tensors.items() if k.startswith("inputs.")}
-    return Checkpoint(model.to(device).eval(), task.load_inputs(arrays, spec["inputs"]), spec, path)
+    held_out = {k.removeprefix("held_out."): v.numpy() for k, v in tensors.items() if k.startswith("held_out.")}
+    return Checkpoint(model.to(device).eval(), task.load_inputs(arrays, spec["inputs"]), spec, path, held_out)
 
 
 def resolve_checkpoint(cfg, stage: str) -> Path:

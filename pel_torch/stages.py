@@ -121,10 +121,15 @@ def scratch(cfg: DictConfig, prepared: Prepared | None = None) -> StageResult:
     task = make_task(cfg)
     prepared = task.prepare(cfg) if prepared is None else prepared
     scale, y = main_target(task, prepared)
-    return _validate_and_save(cfg, task, "scratch", Blend([fit_scratch(cfg, prepared, y)], [SCRATCH]), prepared, y, scale)
+    member, held_out = fit_scratch(cfg, prepared, y)
+    return _validate_and_save(cfg, task, "scratch", Blend([member], [SCRATCH]), prepared, y, scale, held_out=held_out)
 
 
-def fit_scratch(cfg, prepared: Prepared, y: np.ndarray) -> ScaledStack:
+def fit_scratch(cfg, prepared: Prepared, y: np.ndarray) -> tuple[ScaledStack, dict[str, np.ndarray]]:
+    """The stack fitted on the training rows, its head chosen on the validation rows, and where the split names
+    ``refit`` rows (``Prepared.split``) its members fitted again there under that head. Returns the stack and,
+    after a refit, the validation predictions of the stack the head was chosen with (``named_predictions``):
+    the refitted members have seen the validation targets, so their own errors there are no guide."""
     train = prepared.split.train
     needed = MIN_ROWS_PER_FOLD * cfg.stack.n_folds
     if len(train) < needed:
@@ -133,7 +138,13 @@ def fit_scratch(cfg, prepared: Prepared, y: np.ndarray) -> ScaledStack:
     val = prepared.split.val
     # The head is chosen on the validation rows: on a temporal split they follow the training rows in time.
     ensemble = build_stack(cfg).fit(prepared.features[train], y[train], prepared.groups, prepared.sizes).select_on(prepared.features[val], y[val])
-    return ScaledStack(compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_))
+    refit = getattr(prepared.split, "refit", None)
+    held_out = {}
+    if refit is not None and len(refit):
+        held_out = ensemble.named_predictions(prepared.features[val])
+        log.info("refitting the stack's members on %s rows up to the latest known targets", f"{len(refit):,}")
+        ensemble = build_stack(cfg).fit(prepared.features[refit], y[refit], prepared.groups, prepared.sizes).keep_head_of(ensemble)
+    return ScaledStack(compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_)), held_out
 
 
 def finetune(cfg: DictConfig) -> StageResult:
@@ -148,7 +159,7 @@ def finetune(cfg: DictConfig) -> StageResult:
     prepared = task.prepare(cfg, inputs=checkpoint.inputs)
     scale, y = main_target(task, prepared)
     # Every checkpoint is loaded and checked before any fine-tuning, so a bad one fails in seconds.
-    scratch_member, source = _scratch_member(cfg, task, prepared, y) if cfg.finetune.blend else (None, None)
+    scratch_member, source, scratch_held_out = _scratch_member(cfg, task, prepared, y) if cfg.finetune.blend else (None, None, {})
     oofs = checkpoint.spec["extra"].get("members", {})
     members, names = [], []
     for name, member in zip(checkpoint.model.names, checkpoint.model.members):
@@ -157,27 +168,32 @@ def finetune(cfg: DictConfig) -> StageResult:
     if scratch_member is not None:
         members.append(scratch_member)
         names.append(SCRATCH)
-    weights = head_weights(cfg, members, prepared, y)
+    val = prepared.split.val
+    predictions = np.column_stack([predict_batches(member, prepared.raw[val]) for member in members])   # (n_val, n_members)
+    if scratch_held_out:   # the scratch stack's members were refitted on the validation rows: its errors there are from before
+        predictions[:, -1] = scratch_held_out["model"]
+    weights = head_weights(cfg, predictions, y[val])
     log.info("head: %s, chosen on validation", ", ".join(f"{n} {w:.2f}" for n, w in zip(names, weights)))
     extra = {"strategy": cfg.finetune.strategy, "pretrain_checkpoint": str(checkpoint.path), "head": dict(zip(names, weights)),
              **({"scratch_source": source} if source else {})}
-    return _validate_and_save(cfg, task, "finetune", Blend(members, names, weights), prepared, y, scale, extra)
+    held_out = {"model": predictions @ np.asarray(weights)} if scratch_held_out else None
+    return _validate_and_save(cfg, task, "finetune", Blend(members, names, weights), prepared, y, scale, extra, held_out)
 
 
-def head_weights(cfg, members: list[ScaledStack], prepared: Prepared, y: np.ndarray) -> list[float]:
-    """The selection head's weights: Caruana selection on the members' validation predictions."""
-    if len(members) == 1:
+def head_weights(cfg, predictions: np.ndarray, y_val: np.ndarray) -> list[float]:
+    """The selection head's weights: Caruana selection on the members' validation ``predictions`` (n_val, n_members)."""
+    if predictions.shape[1] == 1:
         return [1.0]
-    val = prepared.split.val
-    predictions = np.column_stack([predict_batches(member, prepared.raw[val]) for member in members])   # (n_val, n_members)
-    return ensemble_selection(predictions, y[val], cfg.stack.selection_rounds).tolist()
+    return ensemble_selection(predictions, y_val, cfg.stack.selection_rounds).tolist()
 
 
-def _scratch_member(cfg, task: Task, prepared: Prepared, y: np.ndarray) -> tuple[ScaledStack, str]:
-    """The head's EL: ``finetune.blend_ckpt`` (a scratch checkpoint of the same split and inputs), else fitted now."""
+def _scratch_member(cfg, task: Task, prepared: Prepared, y: np.ndarray) -> tuple[ScaledStack, str, dict[str, np.ndarray]]:
+    """The head's EL: ``finetune.blend_ckpt`` (a scratch checkpoint of the same split and inputs), else fitted now;
+    where it was, and its held-out validation predictions (``fit_scratch``)."""
     path = cfg.finetune.blend_ckpt
     if not path:
-        return select_training_kernels(fit_scratch(cfg, prepared, y), cfg.kernels), "fitted here"
+        member, held_out = fit_scratch(cfg, prepared, y)
+        return select_training_kernels(member, cfg.kernels), "fitted here", held_out
     checkpoint = load_checkpoint(path, task)
     check_compatible(cfg, task, checkpoint)
     if checkpoint.spec["stage"] != "scratch":
@@ -186,7 +202,7 @@ def _scratch_member(cfg, task: Task, prepared: Prepared, y: np.ndarray) -> tuple
     if checkpoint.feature_names != list(prepared.inputs.feature_names_):
         raise CheckpointError(f"finetune.blend_ckpt={path}: its features differ from the pretrain checkpoint's; "
                               "train both with the same features config")
-    return select_training_kernels(checkpoint.model.member(SCRATCH).double().eval(), cfg.kernels), str(checkpoint.path)
+    return select_training_kernels(checkpoint.model.member(SCRATCH).double().eval(), cfg.kernels), str(checkpoint.path), checkpoint.held_out
 
 
 def main_target(task: Task, prepared: Prepared) -> tuple[TargetScale, np.ndarray]:
@@ -209,25 +225,33 @@ def check_compatible(cfg, task: Task, checkpoint: Checkpoint) -> None:
 
 
 def _validate_and_save(cfg, task: Task, stage: str, model: Blend, prepared: Prepared, y: np.ndarray, scale: TargetScale,
-                       extra: dict | None = None) -> StageResult:
+                       extra: dict | None = None, held_out: dict[str, np.ndarray] | None = None) -> StageResult:
+    """Score ``model`` on the validation rows and save it. ``held_out``: validation predictions of the model before
+    its members were refitted on them (``fit_scratch``): those are scored and saved with it, not its own."""
     val = prepared.split.val
-    module = PELModule(select_training_kernels(model, cfg.kernels), hparams=flat_config(cfg))
-    # One process scores every validation row exactly once (a distributed sampler pads uneven shards).
     trainer = build_trainer(cfg, max_epochs=1, single_device=True)
-    results = trainer.validate(module, rows_loader(prepared.raw[val], y[val], 1024), verbose=False)[0]
-    metrics = {k: float(v) for k, v in results.items()}
+    if held_out:
+        prediction = held_out["model"]
+        metrics = {f"val/{name}": value for name, value in regression_metrics(y[val], prediction).items()}
+        metrics["val/loss"] = metrics["val/mse"]   # PELModule's loss is the MSE
+    else:
+        module = PELModule(select_training_kernels(model, cfg.kernels), hparams=flat_config(cfg))
+        # One process scores every validation row exactly once (a distributed sampler pads uneven shards).
+        results = trainer.validate(module, rows_loader(prepared.raw[val], y[val], 1024), verbose=False)[0]
+        metrics = {k: float(v) for k, v in results.items()}
+        prediction = predict_batches(select_training_kernels(model, cfg.kernels), prepared.raw[val])
     # The task's own metrics in its own units (ratings: RMSE in stars), beside the standardised ones.
-    prediction = predict_batches(select_training_kernels(model, cfg.kernels), prepared.raw[val])
     metrics.update({f"val/{name}": value for name, value in task.metrics(y[val], prediction, scale, prepared.table.iloc[val]).items()})
     trainer.logger.log_hyperparams(flat_config(cfg), metrics)
     log_embeddings(trainer.logger.experiment, model, prepared.labels, stage)
     for tag, figure in task.figures(prepared, val, prediction, scale).items():
         trainer.logger.experiment.add_figure(f"{stage}/{tag}", figure)
-    path = _save(cfg, task, stage, model, prepared, scale.to_dict(), extra or {})
+    path = _save(cfg, task, stage, model, prepared, scale.to_dict(), extra or {}, held_out)
     return StageResult(stage, path, metrics)
 
 
-def _save(cfg, task: Task, stage: str, model: Blend, prepared: Prepared, target: dict, extra: dict) -> Path:
+def _save(cfg, task: Task, stage: str, model: Blend, prepared: Prepared, target: dict, extra: dict,
+          held_out: dict[str, np.ndarray] | None = None) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path(cfg.checkpoints_dir, stage, f"{stage}-{cfg.split.kind}-seed{cfg.seed}-{stamp}.safetensors")
     for n in range(2, 100):  # two saves within a second keep both
@@ -235,6 +259,7 @@ def _save(cfg, task: Task, stage: str, model: Blend, prepared: Prepared, target:
             break
         path = path.with_name(f"{stage}-{cfg.split.kind}-seed{cfg.seed}-{stamp}-{n}.safetensors")
     save_checkpoint(path, model, prepared.inputs, task=task.name, stage=stage, target=target,
-                    extra={"split": task.split_signature(cfg), "config": OmegaConf.to_container(cfg, resolve=True), **extra})
+                    extra={"split": task.split_signature(cfg), "config": OmegaConf.to_container(cfg, resolve=True), **extra},
+                    held_out=held_out)
     log.info("saved %s", path)
     return path

@@ -8,6 +8,7 @@ from conftest import config
 from pel_torch.checkpoint import load_checkpoint, reusable_checkpoint
 from pel_torch.errors import DataError, PelError
 from pel_torch.evaluation import evaluate_checkpoint
+from pel_torch.inference import learner_predictions
 from pel_torch.stages import finetune, pretrain, scratch
 from pel_torch.tasks.genre_volume import GenreVolumeTask
 from pel_torch.tasks.genre_volume.windows import STATE_VERSION, WindowInputs, forecast_rows
@@ -50,11 +51,24 @@ def test_scratch_and_evaluate_on_a_long_panel(panel_file, tmp_path):
     first_val = table.iloc[split.val].groupby("series")["origin"].min()
     reach = (table.iloc[split.train]["origin"] + table.iloc[split.train]["step"] - 1).groupby(table.iloc[split.train]["series"]).max()
     assert (reach < first_val).all() and (table.iloc[split.test]["origin"] == 36).all()
+    # the refit's rows are the latest 6 origins whose targets are all known: up to the last known month, never the test's
+    refit = table.iloc[split.refit]
+    assert refit["origin"].groupby(refit["series"]).agg(["min", "max"]).values.tolist() == [[27, 32]] * 6
+    assert (refit["origin"] + refit["step"] - 1).max() == 35 and refit["actual"].notna().all()
     result = scratch(cfg, prepared)
     checkpoint = load_checkpoint(result.checkpoint, task)
     stack = checkpoint.model.member("scratch").stack
     assert stack.layers[0].names == ["seasonal_naive", "theta", "lightgbm", "nbeats", "window_lstm"]
     assert stack.head.weights.shape == (4, 5)    # the forecast stack's head: one set of weights per step ahead, read back
+    # The head was chosen on validation predictions of members fitted before the refit; the checkpoint keeps them, and
+    # the refitted head over them gives the kept prediction back. The refitted lightgbm has seen those targets.
+    held_out = checkpoint.held_out
+    members = np.column_stack([held_out[f"layer 1 {name}"] for name in stack.layers[0].names])
+    weights = stack.head.normalised_weights().detach().numpy()[table.iloc[split.val]["step"].to_numpy() - 1]
+    assert (members * weights).sum(axis=1) == pytest.approx(held_out["model"])
+    refitted = learner_predictions(checkpoint.model.member("scratch"), prepared.raw[split.val])["layer 1 lightgbm"]
+    assert len(held_out["model"]) == len(split.val) and not np.allclose(refitted, held_out["layer 1 lightgbm"])
+    assert result.metrics["val/mse"] == pytest.approx(np.mean((held_out["model"] - np.log1p(table.iloc[split.val]["actual"] / table.iloc[split.val]["scale"])) ** 2))
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     runs = [EventAccumulator(str(p.parent)).Reload() for p in tmp_path.rglob("events.out.tfevents.*")]
@@ -133,6 +147,7 @@ def test_quick_report_reproduces_the_competitions_seasonal_naive_through_the_tas
     assert quarterly["stack, one head"]["runs"]["mase"] == [quarterly["stack, one head"]["mase"]]   # one run in a quick report
     assert all(0 <= row["coverage80"] <= 1 and row["windows"] == 427 for row in quarterly.values())
     assert "N-BEATS ensemble 14.95" in md_path.read_text() and "their methods and runs (not ours)" in md_path.read_text()
+    assert results["meta"]["command"].endswith('report_datasets=[tourism_quarterly] "report_pretrain.tourism_quarterly=[]"')
 
 
 @pytest.mark.slow
@@ -150,4 +165,4 @@ def test_full_report_pairs_pretrained_networks_with_scratch_by_seed(tmp_path):
     text = md_path.read_text()
     assert "`layer 1 nbeats, pretrained` minus from scratch (`layer 1 nbeats`), MASE paired by run" in text
     assert "means over 4 runs (2 test window(s) x 2 seed(s))" in text
-    assert "pretrained on tourism_yearly" in text
+    assert "pretrained on tourism_yearly" in text and '"report_pretrain.genres=[tourism_yearly]"' in text   # its command reruns it

@@ -77,6 +77,22 @@ class StackedEnsemble:
         log.info("selection weights on %d held-out rows: %s", len(y), self._weights_text())
         return self
 
+    def keep_head_of(self, chosen: "StackedEnsemble") -> "StackedEnsemble":
+        """Take ``chosen``'s head (weights and groups) as this stack's: the members refitted on later rows, with the
+        weights that were chosen on held-out ones (a head chosen on rows its members were fitted on would trust the trees)."""
+        if chosen.learner_names != self.learner_names:
+            raise PelError(f"a head over {chosen.learner_names} cannot serve a stack of {self.learner_names}")
+        self.weights_, self.head_columns_ = chosen.weights_.copy(), chosen.head_columns_
+        log.info("selection weights kept from the held-out choice: %s", self._weights_text())
+        return self
+
+    def named_predictions(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """``{"layer k name": (n,)}`` of every learner on ``X`` and ``"model"``: the head over the last layer."""
+        layers = self.predict_layers(X)
+        named = {f"layer {depth} {name}": column for depth, (names, outputs) in enumerate(zip(self.learner_names, layers), start=1)
+                 for name, column in zip(names, outputs.T)}
+        return {**named, "model": self.combine(layers[-1], X)}
+
     def _select(self, predictions: np.ndarray, y: np.ndarray, X: np.ndarray) -> np.ndarray:
         if self.head_columns_ is None:
             return ensemble_selection(predictions, y, self.selection_rounds)

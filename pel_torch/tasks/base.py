@@ -38,7 +38,8 @@ class Prepared:
     """A task's rows, split and inputs: what the engine's stages work on."""
 
     table: pd.DataFrame          # the task's canonical rows (films, interactions, ...)
-    split: Any                   # ``.train``, ``.val``, ``.test``: int64 row positions; ``.describe()``
+    split: Any                   # ``.train``, ``.val``, ``.test``: int64 row positions; ``.describe()``; optionally ``.refit``:
+                                 # rows the members are fitted on again once the head is chosen on ``.val`` (``fit_scratch``)
     inputs: InputBuilder
     raw: np.ndarray              # (n_rows, n_inputs) float64: the compiled model's input
     features: np.ndarray         # (n_rows, n_inputs) float32, standardised: what learners are fitted on

@@ -37,7 +37,7 @@ import numpy as np
 
 from omegaconf import DictConfig, OmegaConf
 
-from pel_torch.checkpoint import load_checkpoint, reusable_checkpoint
+from pel_torch.checkpoint import Checkpoint, load_checkpoint, reusable_checkpoint
 from pel_torch.data.tourism import PUBLISHED_MAPE
 from pel_torch.errors import PelError
 from pel_torch.inference import learner_predictions, predict_batches
@@ -90,7 +90,7 @@ def run_report(cfg: DictConfig) -> list[Path]:
         meta = {"date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - started), "mode": mode,
                 # windows, seeds and pretraining per dataset are in "runs" and "data"
                 "command": f"python evaluate.py task=genre_volume report={mode} threads={cfg.threads} "
-                           f"report_datasets=[{','.join(cfg.report_datasets)}]", "data": described,
+                           f"report_datasets=[{','.join(cfg.report_datasets)}]" + pretrain_overrides(cfg), "data": described,
                 "stack": f"stack.layers={OmegaConf.to_container(cfg.stack.layers)} stack.n_folds={run.stack.n_folds}",
                 "left_out": OmegaConf.to_container(cfg.report_leave_out),
                 "runs": replicates,
@@ -99,6 +99,11 @@ def run_report(cfg: DictConfig) -> list[Path]:
         (out / "genre_volume.md").write_text(format_report(results, meta))
         log.info("report: %s done after %.0f s", dataset, time.perf_counter() - started)
     return [out / "genre_volume.json", out / "genre_volume.md"]
+
+
+def pretrain_overrides(cfg: DictConfig) -> str:
+    """The command line's ``report_pretrain`` of every reported dataset, so that the report's command reruns it."""
+    return "".join(f' "report_pretrain.{d}=[{",".join(cfg.report_pretrain.get(d) or [])}]"' for d in cfg.report_datasets)
 
 
 def one_dataset(cfg: DictConfig, pretrain_on: list[str]) -> tuple[dict, str]:
@@ -110,18 +115,21 @@ def one_dataset(cfg: DictConfig, pretrain_on: list[str]) -> tuple[dict, str]:
     stack = checkpoint.model.member("scratch").double().eval()
     tuned = pretrained_model(cfg, task, fitted, pretrain_on) if pretrain_on else None
     table, split = prepared.table, prepared.split
-    members = {part: learner_predictions(stack, prepared.raw[getattr(split, part)]) for part in ("val", "test")}
+    # on the validation rows, what the stack predicted before its members were refitted there (split.refit)
+    held_out = {name: p for name, p in checkpoint.held_out.items() if name != "model"}
+    members = {"val": held_out or learner_predictions(stack, prepared.raw[split.val]), "test": learner_predictions(stack, prepared.raw[split.test])}
     heads = both_heads(members, y[split.val], table["step"].to_numpy() - 1, split, cfg.horizon, cfg.stack.selection_rounds)
     networks = {name for layer in cfg.pretrain.layers for name in layer}
     forecasts = {}
     for part in ("val", "test"):
         rows = getattr(split, part)
         # a statistical member is its forecast as it is: its row is the forecaster's own, below
-        outputs = {STACK: predict_batches(stack, prepared.raw[rows]), **heads[part],
+        own = checkpoint.held_out["model"] if part == "val" and checkpoint.held_out else predict_batches(stack, prepared.raw[rows])
+        outputs = {STACK: own, **heads[part],
                    **{name: p for name, p in members[part].items() if name.split()[-1] not in STATISTICAL}}
         if tuned is not None:
-            outputs[PRETRAINED] = predict_batches(tuned, prepared.raw[rows])
-            outputs.update({f"{name}, pretrained": p for name, p in learner_predictions(tuned.member(TUNED), prepared.raw[rows]).items()
+            outputs[PRETRAINED] = tuned.held_out["model"] if part == "val" and tuned.held_out else predict_batches(tuned.model, prepared.raw[rows])
+            outputs.update({f"{name}, pretrained": p for name, p in learner_predictions(tuned.model.member(TUNED), prepared.raw[rows]).items()
                             if name.split()[-1] in networks})
         part_scale = table["scale"].to_numpy()[rows]
         forecasts[part] = {name: scale.decode(p) * part_scale for name, p in outputs.items()}
@@ -135,14 +143,15 @@ def one_dataset(cfg: DictConfig, pretrain_on: list[str]) -> tuple[dict, str]:
     return scores, task.describe(cfg, prepared)
 
 
-def pretrained_model(cfg: DictConfig, task, scratch_checkpoint: Path, series: list[str]):
+def pretrained_model(cfg: DictConfig, task, scratch_checkpoint: Path, series: list[str]) -> Checkpoint:
     """``pretrain.layers`` pretrained on ``series``, then the stack refitted from them and headed with the scratch
-    stack (read back where a fit with the same settings is in the dataset's folder): the finetune checkpoint's model."""
+    stack (read back where a fit with the same settings is in the dataset's folder): the finetune checkpoint."""
     pre_cfg = OmegaConf.merge(cfg, {"stage": "pretrain", "pretrain": {"series": series}})
     pretrained = reusable_checkpoint(pre_cfg, task, "pretrain") or pretrain(pre_cfg).checkpoint
     fine_cfg = OmegaConf.merge(pre_cfg, {"stage": "finetune", "ckpt_path": str(pretrained), "finetune": {"blend_ckpt": str(scratch_checkpoint)}})
-    tuned = reusable_checkpoint(fine_cfg, task, "finetune") or finetune(fine_cfg).checkpoint
-    return load_checkpoint(tuned, task).model.double().eval()
+    tuned = load_checkpoint(reusable_checkpoint(fine_cfg, task, "finetune") or finetune(fine_cfg).checkpoint, task)
+    tuned.model.double().eval()
+    return tuned
 
 
 def over_runs(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict]:

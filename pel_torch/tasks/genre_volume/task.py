@@ -35,13 +35,19 @@ SOURCES = ("genres", "tourism", "long_panel", "event_log")
 
 @dataclass(frozen=True)
 class WindowSplit:
+    """``refit``: rows of the latest origins whose targets are all known (they reach the validation targets), where the
+    members are fitted again under the head chosen on ``val``; empty without ``split.refit``."""
+
     kind: str
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    refit: np.ndarray
 
     def describe(self) -> str:
-        return f"{self.kind} split: train {len(self.train):,}, validation {len(self.val):,}, test {len(self.test):,} forecast rows"
+        refit = f", refit {len(self.refit):,}" if len(self.refit) else ""
+        return (f"{self.kind} split: train {len(self.train):,}, validation {len(self.val):,}, test {len(self.test):,}{refit} "
+                "forecast rows")
 
 
 class GenreVolumeTask(Task):
@@ -102,20 +108,22 @@ class GenreVolumeTask(Task):
 
     def _prepare(self, cfg, panel: Panel, histories: list[np.ndarray], futures: list[np.ndarray], inputs: WindowInputs | None) -> Prepared:
         h, lags, s = cfg.horizon, cfg.lags, cfg.split
-        parts = {"train": [], "val": [], "test": [[len(v)] for v in histories]}
+        parts = {"train": [], "val": [], "test": [[len(v)] for v in histories], "refit": []}
         for v in histories:
             # validation origins end where the test window starts; a training target never reaches the first of them
             val = list(range(max(MIN_KNOWN, len(v) - h - (s.val_origins - 1) * s.origin_stride), len(v) - h + 1, s.origin_stride))
-            last_train = val[0] - h
             parts["val"].append(val)
-            parts["train"].append(list(range(max(MIN_KNOWN, last_train - (s.max_origins - 1) * s.origin_stride), last_train + 1, s.origin_stride)))
-        tables, raws = zip(*(forecast_rows(panel.ids, histories, futures, origins, part, panel.period, h, lags) for part, origins in parts.items()))
+            parts["train"].append(latest_origins(val[0] - h, s.max_origins, s.origin_stride))
+            # the refit's origins are the training ones moved up to the last whose targets are all known
+            parts["refit"].append(latest_origins(len(v) - h, s.max_origins, s.origin_stride) if s.refit else [])
+        tables, raws = zip(*(forecast_rows(panel.ids, histories, futures, origins, part, panel.period, h, lags)
+                             for part, origins in parts.items() if any(origins)))
         if self._pretraining(cfg):   # after every row of the split: its positions hold
             pool = pool_rows(list(cfg.pretrain.series), h, lags, s.max_origins)
             tables, raws = tables + (pool[0],), raws + (pool[1],)
         table, raw = pd.concat(tables, ignore_index=True), np.vstack(raws)
         positions = {part: np.flatnonzero(table["part"].to_numpy() == part) for part in parts}
-        split = WindowSplit(s.kind, positions["train"], positions["val"], positions["test"])
+        split = WindowSplit(s.kind, positions["train"], positions["val"], positions["test"], positions["refit"])
         log.info(split.describe())
         inputs = inputs or WindowInputs(lags, h).fit(raw[split.train])
         groups = {**inputs.groups_, **{name: np.array([inputs.feature_names_.index(f"{name}_forecast")]) for name in STATISTICAL}}
@@ -192,7 +200,10 @@ class GenreVolumeTask(Task):
         target = TargetScale.from_dict(checkpoint.spec["target"])
         p50 = target.decode(predict_batches(model, raw, device=cfg.device)) * rows["scale"].to_numpy()
         val = prepared.split.val
-        val_forecast = target.decode(predict_batches(model, prepared.raw[val], device=cfg.device)) * prepared.table["scale"].to_numpy()[val]
+        # the interval comes from errors on rows the model had not seen: before a refit, where there was one
+        own = checkpoint.held_out.get("model")
+        own = predict_batches(model, prepared.raw[val], device=cfg.device) if own is None else own
+        val_forecast = target.decode(own) * prepared.table["scale"].to_numpy()[val]
         p10, p90 = conformal_interval(prepared.table.iloc[val], val_forecast, rows, p50)
         dates = {name: panel.dates[i] if panel.dates else None for i, name in enumerate(panel.ids)}
         frame = pd.DataFrame({"series_id": rows["series"], "date": [d for name in panel.ids for d in future_dates(dates[name], saved.horizon)],
@@ -208,6 +219,11 @@ class GenreVolumeTask(Task):
         from pel_torch.tasks.genre_volume.report import run_report  # the report trains: kept off evaluate's import path
 
         return run_report(cfg)
+
+
+def latest_origins(last: int, count: int, stride: int) -> list[int]:
+    """Up to ``count`` origins ``stride`` apart, ending at ``last``, none before ``MIN_KNOWN``."""
+    return list(range(max(MIN_KNOWN, last - (count - 1) * stride), last + 1, stride))
 
 
 def forecast_errors(frame: pd.DataFrame, column: str) -> dict[str, float]:

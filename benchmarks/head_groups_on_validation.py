@@ -20,7 +20,7 @@ import numpy as np
 
 from common import config
 from pel_torch.checkpoint import load_checkpoint, reusable_checkpoint
-from pel_torch.inference import learner_predictions
+from pel_torch.inference import validation_learner_predictions
 from pel_torch.stages import main_target
 from pel_torch.tasks.genre_volume.report import DATASETS, both_heads
 from pel_torch.tasks.genre_volume.task import GenreVolumeTask, forecast_errors
@@ -44,8 +44,7 @@ def main() -> None:
     checkpoint = load_checkpoint(path, task)
     table, val = prepared.table, prepared.split.val
     # before the members were refitted on the validation rows (split.refit), where they were
-    members = ({name: p for name, p in checkpoint.held_out.items() if name != "model"}
-               or learner_predictions(checkpoint.model.member("scratch").double().eval(), prepared.raw[val]))
+    members = validation_learner_predictions(checkpoint.model.member("scratch").double().eval(), prepared.raw[val], checkpoint.held_out)
     order = table.iloc[val].groupby("series")["origin"].rank(method="dense").to_numpy()
     earlier = order <= np.median(order)
     later = ~earlier

@@ -120,3 +120,14 @@ def learner_predictions(member: nn.Module, raw: np.ndarray, *, batch_size: int =
         outputs = torch.cat([batch[depth] for batch in batches]).double().numpy()
         predictions.update({f"layer {depth + 1} {name}": outputs[:, j] for j, name in enumerate(layer.names)})
     return predictions
+
+
+def validation_predictions(model: nn.Module, raw_val: np.ndarray, held_out: dict[str, np.ndarray], **options) -> np.ndarray:
+    """``model`` on the validation rows ``raw_val``; where its members were refitted on those rows (``held_out``,
+    ``Checkpoint.held_out``, not empty), the kept prediction of the members its head was chosen with instead."""
+    return held_out["model"] if held_out else predict_batches(model, raw_val, **options)
+
+
+def validation_learner_predictions(member: nn.Module, raw_val: np.ndarray, held_out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``learner_predictions`` on the validation rows, or the kept ones where there was a refit (``validation_predictions``)."""
+    return {name: p for name, p in held_out.items() if name != "model"} if held_out else learner_predictions(member, raw_val)

@@ -19,7 +19,7 @@ from pel_torch.compile import compile_stack
 from pel_torch.errors import PelError
 from pel_torch.features.targets import TargetScale
 from pel_torch.finetuning import strategy
-from pel_torch.inference import predict_batches, select_training_kernels
+from pel_torch.inference import predict_batches, select_training_kernels, validation_predictions
 from pel_torch.learners.selection import ensemble_selection
 from pel_torch.lit import PELModule, rows_loader
 from pel_torch.metrics import regression_metrics
@@ -161,17 +161,18 @@ def finetune(cfg: DictConfig) -> StageResult:
     # Every checkpoint is loaded and checked before any fine-tuning, so a bad one fails in seconds.
     scratch_member, source, scratch_held_out = _scratch_member(cfg, task, prepared, y) if cfg.finetune.blend else (None, None, {})
     oofs = checkpoint.spec["extra"].get("members", {})
-    members, names = [], []
+    members, names, kept = [], [], []   # kept: each member's held-out validation predictions, where it has them
     for name, member in zip(checkpoint.model.names, checkpoint.model.members):
         members.append(adapt(cfg, member, prepared, y, oofs.get(name, {}).get("oof")))
         names.append(f"{name} (fine-tuned)")
-    if scratch_member is not None:
+        kept.append({})
+    if scratch_member is not None:   # its members may have been refitted on the validation rows: its errors there are from before
         members.append(scratch_member)
         names.append(SCRATCH)
+        kept.append(scratch_held_out)
     val = prepared.split.val
-    predictions = np.column_stack([predict_batches(member, prepared.raw[val]) for member in members])   # (n_val, n_members)
-    if scratch_held_out:   # the scratch stack's members were refitted on the validation rows: its errors there are from before
-        predictions[:, -1] = scratch_held_out["model"]
+    predictions = np.column_stack([validation_predictions(member, prepared.raw[val], held_out)
+                                   for member, held_out in zip(members, kept)])   # (n_val, n_members)
     weights = head_weights(cfg, predictions, y[val])
     log.info("head: %s, chosen on validation", ", ".join(f"{n} {w:.2f}" for n, w in zip(names, weights)))
     extra = {"strategy": cfg.finetune.strategy, "pretrain_checkpoint": str(checkpoint.path), "head": dict(zip(names, weights)),

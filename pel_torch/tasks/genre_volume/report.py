@@ -40,7 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 from pel_torch.checkpoint import Checkpoint, load_checkpoint, reusable_checkpoint
 from pel_torch.data.tourism import PUBLISHED_MAPE
 from pel_torch.errors import PelError
-from pel_torch.inference import learner_predictions, predict_batches
+from pel_torch.inference import learner_predictions, validation_learner_predictions, validation_predictions
 from pel_torch.learners.selection import ensemble_selection, grouped_selection, weighted
 from pel_torch.pipeline import make_task, packaged_config, report_mode
 from pel_torch.stages import finetune, main_target, pretrain, scratch
@@ -115,21 +115,24 @@ def one_dataset(cfg: DictConfig, pretrain_on: list[str]) -> tuple[dict, str]:
     stack = checkpoint.model.member("scratch").double().eval()
     tuned = pretrained_model(cfg, task, fitted, pretrain_on) if pretrain_on else None
     table, split = prepared.table, prepared.split
+    raw = {part: prepared.raw[getattr(split, part)] for part in ("val", "test")}
     # on the validation rows, what the stack predicted before its members were refitted there (split.refit)
-    held_out = {name: p for name, p in checkpoint.held_out.items() if name != "model"}
-    members = {"val": held_out or learner_predictions(stack, prepared.raw[split.val]), "test": learner_predictions(stack, prepared.raw[split.test])}
+    members = {"val": validation_learner_predictions(stack, raw["val"], checkpoint.held_out), "test": learner_predictions(stack, raw["test"])}
     heads = both_heads(members, y[split.val], table["step"].to_numpy() - 1, split, cfg.horizon, cfg.stack.selection_rounds)
     networks = {name for layer in cfg.pretrain.layers for name in layer}
     forecasts = {}
     for part in ("val", "test"):
         rows = getattr(split, part)
+
+        def predicted(model, held_out):   # the kept validation predictions where the members were refitted on those rows
+            return validation_predictions(model, raw[part], held_out if part == "val" else {})
+
         # a statistical member is its forecast as it is: its row is the forecaster's own, below
-        own = checkpoint.held_out["model"] if part == "val" and checkpoint.held_out else predict_batches(stack, prepared.raw[rows])
-        outputs = {STACK: own, **heads[part],
+        outputs = {STACK: predicted(stack, checkpoint.held_out), **heads[part],
                    **{name: p for name, p in members[part].items() if name.split()[-1] not in STATISTICAL}}
         if tuned is not None:
-            outputs[PRETRAINED] = tuned.held_out["model"] if part == "val" and tuned.held_out else predict_batches(tuned.model, prepared.raw[rows])
-            outputs.update({f"{name}, pretrained": p for name, p in learner_predictions(tuned.model.member(TUNED), prepared.raw[rows]).items()
+            outputs[PRETRAINED] = predicted(tuned.model, tuned.held_out)
+            outputs.update({f"{name}, pretrained": p for name, p in learner_predictions(tuned.model.member(TUNED), raw[part]).items()
                             if name.split()[-1] in networks})
         part_scale = table["scale"].to_numpy()[rows]
         forecasts[part] = {name: scale.decode(p) * part_scale for name, p in outputs.items()}

@@ -111,7 +111,7 @@ class GenreVolumeTask(Task):
         parts = {"train": [], "val": [], "test": [[len(v)] for v in histories], "refit": []}
         for v in histories:
             # validation origins end where the test window starts; a training target never reaches the first of them
-            val = list(range(max(MIN_KNOWN, len(v) - h - (s.val_origins - 1) * s.origin_stride), len(v) - h + 1, s.origin_stride))
+            val = latest_origins(len(v) - h, s.val_origins, s.origin_stride)
             parts["val"].append(val)
             parts["train"].append(latest_origins(val[0] - h, s.max_origins, s.origin_stride))
             # the refit's origins are the training ones moved up to the last whose targets are all known
@@ -187,7 +187,7 @@ class GenreVolumeTask(Task):
     def forecast(self, cfg, checkpoint) -> list[str]:
         """``forecast.output``: every series forecast past its last value by ``checkpoint``, with 80% intervals, and figures."""
         from pel_torch.evaluation import checkpoint_config
-        from pel_torch.inference import predict_batches, select_kernels
+        from pel_torch.inference import predict_batches, select_kernels, validation_predictions
         from pel_torch.tasks.genre_volume.forecast import conformal_interval, future_dates, write_forecast
 
         saved = checkpoint_config(cfg, checkpoint)
@@ -201,8 +201,7 @@ class GenreVolumeTask(Task):
         p50 = target.decode(predict_batches(model, raw, device=cfg.device)) * rows["scale"].to_numpy()
         val = prepared.split.val
         # the interval comes from errors on rows the model had not seen: before a refit, where there was one
-        own = checkpoint.held_out.get("model")
-        own = predict_batches(model, prepared.raw[val], device=cfg.device) if own is None else own
+        own = validation_predictions(model, prepared.raw[val], checkpoint.held_out, device=cfg.device)
         val_forecast = target.decode(own) * prepared.table["scale"].to_numpy()[val]
         p10, p90 = conformal_interval(prepared.table.iloc[val], val_forecast, rows, p50)
         dates = {name: panel.dates[i] if panel.dates else None for i, name in enumerate(panel.ids)}

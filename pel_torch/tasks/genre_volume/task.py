@@ -108,6 +108,8 @@ class GenreVolumeTask(Task):
 
     def _prepare(self, cfg, panel: Panel, histories: list[np.ndarray], futures: list[np.ndarray], inputs: WindowInputs | None) -> Prepared:
         h, lags, s = cfg.horizon, cfg.lags, cfg.split
+        if not isinstance(s.refit, bool):   # "no" would be a true string
+            raise DataError(f"split.refit={s.refit}: give true or false (whether the members are refitted on the latest origins)")
         parts = {"train": [], "val": [], "test": [[len(v)] for v in histories], "refit": []}
         for v in histories:
             # validation origins end where the test window starts; a training target never reaches the first of them

@@ -83,6 +83,18 @@ def packaged_split(name: str) -> DictConfig:
     return packaged_config("split", name)
 
 
+def other_overrides(written: tuple[str, ...]) -> str:
+    """The command line's overrides a report's command does not write itself (``written``: their prefixes), such
+    as ``split.refit=once``, so that the command reruns what ran; where to write (``*_dir``) is left out. Empty
+    outside a Hydra run (tests compose their configs)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return ""
+    skip = written + ("task=", "threads=", "checkpoints_dir=", "reports_dir=")
+    return "".join(f' "{o}"' for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith(skip))
+
+
 def report_mode(cfg: DictConfig, alias: str | None = None) -> str:
     """``report`` (or a task's own spelling of it, box office's ``table2``): full or quick."""
     given = {key: cfg.get(key) for key in ("report", alias) if key and cfg.get(key)}

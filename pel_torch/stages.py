@@ -143,7 +143,8 @@ def fit_scratch(cfg, prepared: Prepared, y: np.ndarray) -> tuple[ScaledStack, di
     if refit is not None and len(refit):
         held_out = ensemble.named_predictions(prepared.features[val])
         log.info("refitting the stack's members on %s rows up to the latest known targets", f"{len(refit):,}")
-        ensemble = build_stack(cfg).fit(prepared.features[refit], y[refit], prepared.groups, prepared.sizes).keep_head_of(ensemble)
+        ensemble = ensemble.refit(prepared.features[refit], y[refit], prepared.groups, prepared.sizes,
+                                  once=getattr(prepared.split, "refit_once", False))
     return ScaledStack(compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_)), held_out
 
 

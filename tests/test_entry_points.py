@@ -73,3 +73,21 @@ def test_best_weights_restores_the_epoch_of_the_lowest_validation_loss():
     callback.on_fit_end(trainer, module)
     assert torch.equal(module.model.weight, states[1]) and callback.best == pytest.approx(0.4)
     assert not np.isclose(float(states[1]), float(states[-1]))
+
+
+def test_a_reports_command_names_the_overrides_it_ran_with():
+    """A report's ``command`` writes its own keys; every other override (not where to write) rides along."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.hydra_config import HydraConfig
+
+    from pel_torch.pipeline import other_overrides
+
+    assert other_overrides(("report=",)) == ""   # composed without a Hydra run: nothing to add
+    with initialize_config_module(config_module="pel_torch.configs", version_base="1.3"):
+        cfg = compose("evaluate", overrides=["task=genre_volume", "report=full", "split.refit=once", "reports_dir=/tmp/r",
+                                             "++stack.learners.lightgbm.n_estimators=9"], return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    try:
+        assert other_overrides(("report=",)) == ' "split.refit=once" "++stack.learners.lightgbm.n_estimators=9"'
+    finally:
+        HydraConfig.instance().cfg = None

@@ -60,6 +60,7 @@ def test_scratch_and_evaluate_on_a_long_panel(panel_file, tmp_path):
     stack = checkpoint.model.member("scratch").stack
     assert stack.layers[0].names == ["seasonal_naive", "theta", "lightgbm", "nbeats", "window_lstm"]
     assert stack.head.weights.shape == (4, 5)    # the forecast stack's head: one set of weights per step ahead, read back
+    assert [len(bagged.folds) for bagged in stack.layers[0].learners] == [2] * 5   # refitted bagged, as first fitted
     # The head was chosen on validation predictions of members fitted before the refit; the checkpoint keeps them, and
     # the refitted head over them gives the kept prediction back. The refitted lightgbm has seen those targets.
     held_out = checkpoint.held_out
@@ -98,12 +99,14 @@ def test_bad_panels_and_settings_are_one_line(panel_file, tmp_path):
     task = GenreVolumeTask()
     with pytest.raises(DataError, match="series genre0 has 40 periods \\(6 series are that short\\)"):
         task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "horizon=20"))
-    earlier = task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "split.test_offset=4", "stage=scratch"))   # the window before the last
+    earlier = task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "split.test_offset=4", "split.refit=once", "stage=scratch"))   # the window before the last
+    assert earlier.split.refit_once and len(earlier.split.refit)   # once: the last layer refitted unbagged (StackedEnsemble.refit)
     test = earlier.table.iloc[earlier.split.test]
     assert (test["origin"] == 32).all() and test["actual"].notna().all()
     assert earlier.table["origin"].add(earlier.table["step"]).max() <= 37          # nothing after month 36 is read
-    with pytest.raises(DataError, match="split.refit=no: give true or false"):
-        task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "split.refit=no", "stage=scratch"))
+    for refit in ("no", "true"):   # "no" is a string, and true would not say how
+        with pytest.raises(DataError, match=f"split.refit={refit.title() if refit == 'true' else refit}: give bagged, once or false"):
+            task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", f"split.refit={refit}", "stage=scratch"))
     with pytest.raises(DataError, match="split.test_offset=-3: give a whole number of periods, 0 or more"):
         task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "split.test_offset=-3", "stage=scratch"))
     with pytest.raises(DataError, match="after split.test_offset=30 need at least 42; lower horizon= or split.test_offset= or leave"):

@@ -99,6 +99,26 @@ def test_the_head_chosen_on_later_rows_prefers_the_learner_that_extrapolates():
     np.testing.assert_allclose(ensemble.predict(later), ensemble.predict_layers(later)[-1] @ ensemble.weights_)
 
 
+@pytest.mark.parametrize("once", [False, True])
+def test_a_refit_keeps_the_head_and_bags_every_layer_or_fits_the_last_once_on_every_row(once):
+    from pel_torch.learners.stacking import StackedEnsemble
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 2)).astype(np.float32), rng.normal(size=60)
+    ensemble = StackedEnsemble([[MeanLearner(), make_learner("linear")], [MeanLearner(), make_learner("linear")]],
+                               n_folds=3, seed=0, progress=False).fit(X[:30], y[:30]).select_on(X[30:45], y[30:45])
+    weights = ensemble.weights_.copy()
+    ensemble.refit(X, y, once=once)
+    np.testing.assert_array_equal(ensemble.weights_, weights)
+    assert [[len(b.models_) for b in layer] for layer in ensemble.layers_] == [[3, 3], [1, 1] if once else [3, 3]]
+    # the inner layer's out-of-fold predictions still never see their row; the last layer's mean is of every row
+    for train, held_out in ensemble.layers_[0][0].folds:
+        np.testing.assert_allclose(ensemble.layers_[0][0].oof_[held_out], y[train].mean())
+    last_mean = y.mean() if once else np.mean([y[train].mean() for train, _ in ensemble.layers_[1][0].folds])
+    np.testing.assert_allclose(ensemble.predict_layers(X[:2])[-1][:, 0], last_mean)
+    assert ensemble.oof_ is None
+
+
 def test_a_grouped_head_weighs_each_group_on_its_own_rows():
     import torch
 

@@ -41,7 +41,8 @@ class BaggedLearner:
         for fold, (train, held_out) in enumerate(self.folds):
             started = time.perf_counter()
             model = self.learner.clone(seed=self.learner.seed * 1000 + fold).fit(X[train], y[train], sizes)
-            self.oof_[held_out] = model.predict(X[held_out])
+            if len(held_out):   # a refit's one fold holds every row out of none
+                self.oof_[held_out] = model.predict(X[held_out])
             self.models_.append(model)
             if on_fold is not None:
                 on_fold(self.name, fold, time.perf_counter() - started)

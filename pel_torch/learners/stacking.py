@@ -45,26 +45,52 @@ class StackedEnsemble:
         named input group (``Learner.inputs``); None for one group, ``features``, of every column.
         ``sizes``: how many ids each id group holds (``Learner.fit``)."""
         self.head_columns_ = self._head_columns(groups)
-        folds = fold_indices(len(y), self.n_folds, self.seed)
-        total = sum(len(layer) for layer in self.layers) * self.n_folds
-        self.layers_, inputs, n_previous = [], X, 0
-        with tqdm(total=total, desc="stack", unit="fit", disable=not self.progress) as bar:
-            def on_fold(name, fold, seconds):
-                bar.set_postfix_str(f"layer {len(self.layers_) + 1} {name} fold {fold + 1}/{self.n_folds} {seconds:.1f}s")
-                bar.update()
+        self.oof_ = self._fit_layers(X, y, groups, sizes, bag_last=True)
+        self.weights_ = self._select(self.oof_, y, X)
+        log.info("selection weights: %s; out-of-fold R2 %.4f", self._weights_text(), r2_score(y, self.combine(self.oof_, X)))
+        return self
 
+    def refit(self, X: np.ndarray, y: np.ndarray, groups: dict[str, np.ndarray] | None = None,
+              sizes: dict[str, int] | None = None, once: bool = False) -> "StackedEnsemble":
+        """Fit the learners again on ``(X, y)``, rows later than those the head was chosen on, and keep that head
+        (a head chosen on rows its members were fitted on would trust the trees). ``oof_`` is dropped: it is no
+        longer this stack's.
+
+        The kept head needs no out-of-fold predictions. With ``once``, each learner of the last layer is therefore
+        fitted once on all the rows (AutoGluon's ``refit_full``) instead of once per fold; earlier layers are
+        bagged again, since the next layer learns from their out-of-fold predictions. Once is cheaper where the
+        fit grows slower than the rows, but a network fitted once loses the average of its fold models
+        (docs/forecasting.md measures both)."""
+        self._fit_layers(X, y, groups, sizes, bag_last=not once)
+        self.oof_ = None
+        log.info("selection weights kept from the held-out choice: %s", self._weights_text())
+        return self
+
+    def _fit_layers(self, X, y, groups, sizes, bag_last: bool) -> np.ndarray:
+        """Fit every layer in turn; the last layer's out-of-fold predictions (NaN where it was not bagged)."""
+        folds = fold_indices(len(y), self.n_folds, self.seed)
+        every_row = [(np.arange(len(y)), np.arange(0))]
+        last = len(self.layers)
+        total = sum(len(learners) * (self.n_folds if bag_last or depth < last else 1)
+                    for depth, learners in enumerate(self.layers, start=1))
+        self.layers_, inputs, n_previous = [], X, 0
+        with tqdm(total=total, desc="stack" if bag_last else "refit", unit="fit", disable=not self.progress) as bar:
             for depth, learners in enumerate(self.layers, start=1):
-                bagged = [BaggedLearner(learner, folds, self._columns(learner, groups, X.shape[1], n_previous)).fit(inputs, y, on_fold, sizes)
+                layer_folds = folds if bag_last or depth < last else every_row
+
+                def on_fold(name, fold, seconds):
+                    bar.set_postfix_str(f"layer {depth} {name} fold {fold + 1}/{len(layer_folds)} {seconds:.1f}s")
+                    bar.update()
+
+                bagged = [BaggedLearner(learner, layer_folds, self._columns(learner, groups, X.shape[1], n_previous)).fit(inputs, y, on_fold, sizes)
                           for learner in learners]
                 self.layers_.append(bagged)
                 oof = np.column_stack([b.oof_ for b in bagged])
-                for b in bagged:
-                    log.info("layer %d %-13s out-of-fold R2 %.4f", depth, b.name, r2_score(y, b.oof_))
+                if layer_folds is folds:
+                    for b in bagged:
+                        log.info("layer %d %-13s out-of-fold R2 %.4f", depth, b.name, r2_score(y, b.oof_))
                 inputs, n_previous = self._next_inputs(oof, X), oof.shape[1]
-        self.oof_ = oof
-        self.weights_ = self._select(oof, y, X)
-        log.info("selection weights: %s; out-of-fold R2 %.4f", self._weights_text(), r2_score(y, self.combine(oof, X)))
-        return self
+        return oof
 
     def select_on(self, X: np.ndarray, y: np.ndarray) -> "StackedEnsemble":
         """Choose the head's weights on held-out rows (``X``, ``y``) instead of the out-of-fold predictions.
@@ -75,15 +101,6 @@ class StackedEnsemble:
         lost 0.03 test R2 to the stack's own network (docs/RESULTS.md, "The stack and its members")."""
         self.weights_ = self._select(self.predict_layers(X)[-1], y, X)
         log.info("selection weights on %d held-out rows: %s", len(y), self._weights_text())
-        return self
-
-    def keep_head_of(self, chosen: "StackedEnsemble") -> "StackedEnsemble":
-        """Take ``chosen``'s head (weights and groups) as this stack's: the members refitted on later rows, with the
-        weights that were chosen on held-out ones (a head chosen on rows its members were fitted on would trust the trees)."""
-        if chosen.learner_names != self.learner_names:
-            raise PelError(f"a head over {chosen.learner_names} cannot serve a stack of {self.learner_names}")
-        self.weights_, self.head_columns_ = chosen.weights_.copy(), chosen.head_columns_
-        log.info("selection weights kept from the held-out choice: %s", self._weights_text())
         return self
 
     def named_predictions(self, X: np.ndarray) -> dict[str, np.ndarray]:

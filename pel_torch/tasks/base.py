@@ -39,7 +39,8 @@ class Prepared:
 
     table: pd.DataFrame          # the task's canonical rows (films, interactions, ...)
     split: Any                   # ``.train``, ``.val``, ``.test``: int64 row positions; ``.describe()``; optionally ``.refit``:
-                                 # rows the members are fitted on again once the head is chosen on ``.val`` (``fit_scratch``)
+                                 # rows the members are fitted on again once the head is chosen on ``.val`` (``fit_scratch``),
+                                 # and ``.refit_once``: the last layer fitted once on them, not bagged (``StackedEnsemble.refit``)
     inputs: InputBuilder
     raw: np.ndarray              # (n_rows, n_inputs) float64: the compiled model's input
     features: np.ndarray         # (n_rows, n_inputs) float32, standardised: what learners are fitted on

@@ -42,7 +42,7 @@ from pel_torch.data.tourism import PUBLISHED_MAPE
 from pel_torch.errors import PelError
 from pel_torch.inference import learner_predictions, validation_learner_predictions, validation_predictions
 from pel_torch.learners.selection import ensemble_selection, grouped_selection, weighted
-from pel_torch.pipeline import make_task, packaged_config, report_mode
+from pel_torch.pipeline import make_task, other_overrides, packaged_config, report_mode
 from pel_torch.stages import finetune, main_target, pretrain, scratch
 from pel_torch.tasks.genre_volume.forecast import conformal_interval
 from pel_torch.tasks.genre_volume.task import forecast_errors
@@ -90,7 +90,8 @@ def run_report(cfg: DictConfig) -> list[Path]:
         meta = {"date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - started), "mode": mode,
                 # windows, seeds and pretraining per dataset are in "runs" and "data"
                 "command": f"python evaluate.py task=genre_volume report={mode} threads={cfg.threads} "
-                           f"report_datasets=[{','.join(cfg.report_datasets)}]" + pretrain_overrides(cfg), "data": described,
+                           f"report_datasets=[{','.join(cfg.report_datasets)}]" + pretrain_overrides(cfg)
+                           + other_overrides(("report=", "report_datasets=", "report_pretrain")), "data": described,
                 "stack": f"stack.layers={OmegaConf.to_container(cfg.stack.layers)} stack.n_folds={run.stack.n_folds}",
                 "left_out": OmegaConf.to_container(cfg.report_leave_out),
                 "runs": replicates,

@@ -31,18 +31,21 @@ from pel_torch.tasks.genre_volume.windows import MIN_KNOWN, STATE_VERSION, STATI
 
 log = logging.getLogger(__name__)
 SOURCES = ("genres", "tourism", "long_panel", "event_log")
+REFITS = (False, "bagged", "once")   # split.refit
 
 
 @dataclass(frozen=True)
 class WindowSplit:
     """``refit``: rows of the latest origins whose targets are all known (they reach the validation targets), where the
-    members are fitted again under the head chosen on ``val``; empty without ``split.refit``."""
+    members are fitted again under the head chosen on ``val``; empty with ``split.refit: false``. ``refit_once``: each
+    learner of the last layer fitted once on them instead of bagged (``StackedEnsemble.refit``)."""
 
     kind: str
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
     refit: np.ndarray
+    refit_once: bool = False
 
     def describe(self) -> str:
         refit = f", refit {len(self.refit):,}" if len(self.refit) else ""
@@ -108,8 +111,8 @@ class GenreVolumeTask(Task):
 
     def _prepare(self, cfg, panel: Panel, histories: list[np.ndarray], futures: list[np.ndarray], inputs: WindowInputs | None) -> Prepared:
         h, lags, s = cfg.horizon, cfg.lags, cfg.split
-        if not isinstance(s.refit, bool):   # "no" would be a true string
-            raise DataError(f"split.refit={s.refit}: give true or false (whether the members are refitted on the latest origins)")
+        if not (s.refit is False or s.refit in REFITS[1:]):   # true, 0 or "no" would each mean something unsaid
+            raise DataError(f"split.refit={s.refit}: give bagged, once or false (how the members are refitted on the latest origins)")
         parts = {"train": [], "val": [], "test": [[len(v)] for v in histories], "refit": []}
         for v in histories:
             # validation origins end where the test window starts; a training target never reaches the first of them
@@ -117,7 +120,7 @@ class GenreVolumeTask(Task):
             parts["val"].append(val)
             parts["train"].append(latest_origins(val[0] - h, s.max_origins, s.origin_stride))
             # the refit's origins are the training ones moved up to the last whose targets are all known
-            parts["refit"].append(latest_origins(len(v) - h, s.max_origins, s.origin_stride) if s.refit else [])
+            parts["refit"].append(latest_origins(len(v) - h, s.max_origins, s.origin_stride) if s.refit is not False else [])
         tables, raws = zip(*(forecast_rows(panel.ids, histories, futures, origins, part, panel.period, h, lags)
                              for part, origins in parts.items() if any(origins)))
         if self._pretraining(cfg):   # after every row of the split: its positions hold
@@ -125,7 +128,7 @@ class GenreVolumeTask(Task):
             tables, raws = tables + (pool[0],), raws + (pool[1],)
         table, raw = pd.concat(tables, ignore_index=True), np.vstack(raws)
         positions = {part: np.flatnonzero(table["part"].to_numpy() == part) for part in parts}
-        split = WindowSplit(s.kind, positions["train"], positions["val"], positions["test"], positions["refit"])
+        split = WindowSplit(s.kind, positions["train"], positions["val"], positions["test"], positions["refit"], s.refit == "once")
         log.info(split.describe())
         inputs = inputs or WindowInputs(lags, h).fit(raw[split.train])
         groups = {**inputs.groups_, **{name: np.array([inputs.feature_names_.index(f"{name}_forecast")]) for name in STATISTICAL}}

@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from pel_torch.checkpoint import load_checkpoint, reusable_checkpoint
 from pel_torch.errors import PelError
 from pel_torch.inference import learner_predictions, predict_batches, select_training_kernels
-from pel_torch.pipeline import make_task, packaged_split, report_mode
+from pel_torch.pipeline import make_task, other_overrides, packaged_split, report_mode
 from pel_torch.stages import finetune, main_target, pretrain, scratch
 from pel_torch.tasks.ratings import cold_warm
 from pel_torch.tasks.ratings.baselines import global_mean, user_film_biases
@@ -76,7 +76,7 @@ def run_report(cfg: DictConfig) -> list[Path]:
             meta = {"data": data, "date": time.strftime("%Y-%m-%d"), "seconds": round(time.perf_counter() - started),
                     "splits_done": [s for s in runs if PRETRAINED in runs[s]], "mode": mode, "published": PUBLISHED,
                     "command": f"python evaluate.py task=ratings report={mode} threads={cfg.threads} "
-                               f"report_splits=[{','.join(protocols)}]",
+                               f"report_splits=[{','.join(protocols)}]" + other_overrides(("report=", "report_splits=")),
                     "stack": f"stack.layers={OmegaConf.to_container(run_cfg.stack.layers)} stack.n_folds={run_cfg.stack.n_folds}",
                     "top_n": {"k": cfg.recommend.k, "relevant_from": cfg.recommend.relevant_from}}
             figure = cold_warm.plot(extras["cold_warm"][split], f"{split}: test RMSE by how many ratings the user had before",

@@ -104,9 +104,10 @@ def test_bad_panels_and_settings_are_one_line(panel_file, tmp_path):
     test = earlier.table.iloc[earlier.split.test]
     assert (test["origin"] == 32).all() and test["actual"].notna().all()
     assert earlier.table["origin"].add(earlier.table["step"]).max() <= 37          # nothing after month 36 is read
-    for refit in ("no", "true"):   # "no" is a string, and true would not say how
-        with pytest.raises(DataError, match=f"split.refit={refit.title() if refit == 'true' else refit}: give bagged, once or false"):
-            task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", f"split.refit={refit}", "stage=scratch"))
+    saved_before_once = task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "split.refit=true", "stage=scratch"))
+    assert len(saved_before_once.split.refit) and not saved_before_once.split.refit_once   # such checkpoints still evaluate: bagged
+    with pytest.raises(DataError, match="split.refit=no: give bagged, once or false"):   # "no" is a true string
+        task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "split.refit=no", "stage=scratch"))
     with pytest.raises(DataError, match="split.test_offset=-3: give a whole number of periods, 0 or more"):
         task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "split.test_offset=-3", "stage=scratch"))
     with pytest.raises(DataError, match="after split.test_offset=30 need at least 42; lower horizon= or split.test_offset= or leave"):

@@ -31,7 +31,7 @@ from pel_torch.tasks.genre_volume.windows import MIN_KNOWN, STATE_VERSION, STATI
 
 log = logging.getLogger(__name__)
 SOURCES = ("genres", "tourism", "long_panel", "event_log")
-REFITS = (False, "bagged", "once")   # split.refit
+REFITS = ("bagged", "once")   # split.refit, beside false; true is bagged, as checkpoints before "once" saved it
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class GenreVolumeTask(Task):
 
     def _prepare(self, cfg, panel: Panel, histories: list[np.ndarray], futures: list[np.ndarray], inputs: WindowInputs | None) -> Prepared:
         h, lags, s = cfg.horizon, cfg.lags, cfg.split
-        if not (s.refit is False or s.refit in REFITS[1:]):   # true, 0 or "no" would each mean something unsaid
+        if not (isinstance(s.refit, bool) or s.refit in REFITS):   # 0 or "no" would each mean something unsaid
             raise DataError(f"split.refit={s.refit}: give bagged, once or false (how the members are refitted on the latest origins)")
         parts = {"train": [], "val": [], "test": [[len(v)] for v in histories], "refit": []}
         for v in histories:

@@ -1,6 +1,7 @@
 """Shared by the benchmarks: the embedded data, a fitted default stack, and a peak-memory probe."""
 
 import json
+import shlex
 import statistics
 import sys
 import threading
@@ -28,6 +29,14 @@ QUICK = ["++stack.learners.catboost.iterations=60", "++stack.learners.random_for
 def config(overrides: list[str]):
     with initialize_config_module(config_module="pel_torch.configs", version_base="1.3"):
         return compose("train", overrides=overrides)
+
+
+def parse_variant(text: str) -> tuple[str, list[str]]:
+    """``--variant NAME=OVERRIDE [OVERRIDE ...]``: the name and its Hydra overrides."""
+    name, _, overrides = text.partition("=")
+    if not name or not overrides:
+        raise SystemExit(f"--variant {text!r}: give NAME=OVERRIDE [OVERRIDE ...]")
+    return name.strip(), shlex.split(overrides)
 
 
 def rating_table(cfg):
@@ -111,7 +120,7 @@ def rows_per_second(model, raw: np.ndarray, repeats: int, pad: bool = False) -> 
 
 def write_report(path, script: str, started: float, **payload) -> None:
     """``payload`` as JSON at ``path``, under a ``meta`` with the command that made it, the date and the seconds since ``started``."""
-    meta = {"command": f"python benchmarks/{script} " + " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"),
+    meta = {"command": f"python benchmarks/{script} " + shlex.join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"),
             "seconds": round(time.perf_counter() - started), **payload.pop("meta", {})}
     Path(path).write_text(json.dumps({"meta": meta, **payload}, indent=1))
 

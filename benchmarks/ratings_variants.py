@@ -11,12 +11,11 @@ head chosen on validation), with the same seed, so the differences are the varia
 
 import argparse
 import logging
-import shlex
 import time
 
 import numpy as np
 
-from common import config, rows_per_second, write_report
+from common import config, parse_variant, rows_per_second, write_report
 from pel_torch.inference import learner_predictions, predict_batches, select_training_kernels
 from pel_torch.pipeline import make_task
 from pel_torch.stages import fit_scratch, main_target
@@ -49,13 +48,6 @@ def one_run(split: str, overrides: list[str], threads: int) -> dict:
     val_rmse = task.metrics(y[val], predict_batches(stack, prepared.raw[val]), scale)["rmse"]
     return {"rmse": rmse, "validation_rmse": val_rmse, "ratings": {group: int(mask.sum()) for group, mask in groups.items()}, "fit_seconds": round(fit_seconds),
             "module_ratings_per_s": round(rows_per_second(stack, raw, repeats=3))}
-
-
-def parse_variant(text: str) -> tuple[str, list[str]]:
-    name, _, overrides = text.partition("=")
-    if not name or not overrides:
-        raise SystemExit(f"--variant {text!r}: give NAME=OVERRIDE [OVERRIDE ...]")
-    return name.strip(), shlex.split(overrides)
 
 
 def main() -> None:

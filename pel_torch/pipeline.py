@@ -23,9 +23,9 @@ def make_task(cfg: DictConfig) -> Task:
     return instantiate(cfg.task)
 
 
-def build_stack(cfg: DictConfig, *, progress: bool = True, layers=None) -> StackedEnsemble:
-    """An unfitted stack from ``cfg.stack`` (with ``layers``, learner names per layer, instead of its own where
-    given), seeded from ``cfg.seed``, thread-capped by ``cfg.threads``."""
+def build_stack(cfg: DictConfig, *, progress: bool = True, layers=None, last_layer: str | None = None) -> StackedEnsemble:
+    """An unfitted stack from ``cfg.stack`` (with ``layers``, learner names per layer, and ``last_layer`` instead of
+    its own where given), seeded from ``cfg.seed``, thread-capped by ``cfg.threads``."""
     s = cfg.stack
     overrides = OmegaConf.to_container(s.learners, resolve=True) or {}
     layers = layers or s.layers
@@ -34,7 +34,8 @@ def build_stack(cfg: DictConfig, *, progress: bool = True, layers=None) -> Stack
               for depth, layer in enumerate(names)]
     return StackedEnsemble(layers, n_folds=s.n_folds, passthrough=s.passthrough, selection_rounds=s.selection_rounds,
                            seed=cfg.seed, progress=progress,
-                           head_groups=s.get("head_groups"))   # configs saved before the key existed had one set
+                           # configs saved before these keys existed had one set of head weights and a bagged last layer
+                           head_groups=s.get("head_groups"), last_layer=last_layer or s.get("last_layer", "bagged"))
 
 
 def build_logger(cfg: DictConfig) -> TensorBoardLogger:

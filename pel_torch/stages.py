@@ -54,8 +54,9 @@ def pretrain(cfg: DictConfig) -> StageResult:
     members, metrics, described = [], {}, {}
     for target, rows in sets.items():
         log.info("pretraining on %s rows, target %s", f"{len(rows.y):,}", target)
-        # pretrain.layers: the learners worth pretraining (a task's global networks), where not the whole stack
-        ensemble = build_stack(cfg, layers=cfg.pretrain.get("layers")).fit(rows.features, rows.y, prepared.groups, prepared.sizes)
+        # pretrain.layers: the learners worth pretraining (a task's global networks), where not the whole stack.
+        # Bagged to the last layer: fine-tuning reads the out-of-fold predictions of the pretraining rows.
+        ensemble = build_stack(cfg, layers=cfg.pretrain.get("layers"), last_layer="bagged").fit(rows.features, rows.y, prepared.groups, prepared.sizes)
         members.append(ScaledStack(compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_)))
         logger.experiment.add_scalars(f"pretrain/{target}/selection_weights", dict(zip(ensemble.learner_names[-1], ensemble.mean_weights().tolist())))
         # Out-of-fold predictions of the pretraining rows: the honest prior for those among them with the task's target.

@@ -119,6 +119,37 @@ def test_a_refit_keeps_the_head_and_bags_every_layer_or_fits_the_last_once_on_ev
     assert ensemble.oof_ is None
 
 
+def test_a_last_layer_fitted_once_has_one_model_per_learner_and_its_head_chosen_on_held_out_rows():
+    import torch
+
+    from pel_torch.compile.convert import compile_stack
+    from pel_torch.errors import PelError
+    from pel_torch.learners.stacking import StackedEnsemble
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 2)).astype(np.float32), rng.normal(size=60)
+    ensemble = StackedEnsemble([[MeanLearner(), make_learner("linear")], [MeanLearner(), make_learner("linear")]],
+                               n_folds=3, seed=0, progress=False, last_layer="once").fit(X[:45], y[:45])
+    assert [[len(b.models_) for b in layer] for layer in ensemble.layers_] == [[3, 3], [1, 1]]
+    for train, held_out in ensemble.layers_[0][0].folds:   # the inner layer is still out of fold
+        np.testing.assert_allclose(ensemble.layers_[0][0].oof_[held_out], y[:45][train].mean())
+    np.testing.assert_allclose(ensemble.predict_layers(X[:2])[-1][:, 0], y[:45].mean())
+    with pytest.raises(PelError, match="stack.last_layer=once: the head is chosen on held-out rows"):
+        ensemble.predict(X[:2])
+    ensemble.select_on(X[45:], y[45:])
+    assert ensemble.oof_ is None and ensemble.predict(X[:2]).shape == (2,)
+    ensemble.refit(X, y)   # a stack fitted once is refitted once
+    assert [[len(b.models_) for b in layer] for layer in ensemble.layers_] == [[3, 3], [1, 1]]
+    with pytest.raises(PelError, match="stack.last_layer=twice: give bagged or once"):
+        StackedEnsemble([[MeanLearner()]], last_layer="twice")
+    # compiled: one module in the last layer's bag, the same predictions as the native stack
+    linear = StackedEnsemble([[make_learner("linear")], [make_learner("linear")]], n_folds=3, seed=0, progress=False,
+                             last_layer="once").fit(X[:45], y[:45]).select_on(X[45:], y[45:])
+    module = compile_stack(linear, np.zeros(2), np.ones(2)).double().eval()
+    assert len(module.layers[-1].learners[0].folds) == 1
+    np.testing.assert_allclose(module(torch.from_numpy(X.astype(np.float64))).detach().numpy(), linear.predict(X), rtol=1e-5, atol=1e-6)
+
+
 def test_a_grouped_head_weighs_each_group_on_its_own_rows():
     import torch
 
@@ -148,3 +179,17 @@ def test_a_head_group_the_task_lacks_is_named():
     ensemble = StackedEnsemble([[MeanLearner()]], n_folds=2, progress=False, head_groups="step")
     with pytest.raises(PelError, match="stack.head_groups=step: this task has no input group of that name \\(it has: features\\)"):
         ensemble.fit(X, y, {"features": np.arange(2)})
+
+
+def test_the_last_layer_setting_comes_from_the_config_and_pretraining_overrides_it(tmp_path):
+    from omegaconf import open_dict
+
+    from conftest import config
+    from pel_torch.pipeline import build_stack
+
+    cfg = config(tmp_path, "task=ratings", "stack.last_layer=once")
+    assert build_stack(cfg, progress=False).last_layer == "once"
+    assert build_stack(cfg, progress=False, last_layer="bagged").last_layer == "bagged"   # what stage=pretrain asks for
+    with open_dict(cfg):
+        del cfg.stack["last_layer"]   # a config saved before the key existed
+    assert build_stack(cfg, progress=False).last_layer == "bagged"

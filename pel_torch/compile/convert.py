@@ -44,6 +44,7 @@ def compile_stack(ensemble: StackedEnsemble, mean, std) -> Stack:
                     for bagged in layer], [b.name for b in layer])
         for layer in ensemble.layers_
     ]
-    head = EnsembleSelection(ensemble.weights_.shape[-1], None if ensemble.head_columns_ is None else ensemble.head_columns_.tolist())
-    head.weights.data.copy_(head.weights.data.new_tensor(ensemble.weights_))
+    weights = ensemble.chosen_weights()
+    head = EnsembleSelection(weights.shape[-1], None if ensemble.head_columns_ is None else ensemble.head_columns_.tolist())
+    head.weights.data.copy_(head.weights.data.new_tensor(weights))
     return Stack(Standardize.from_arrays(mean, std), layers, head, ensemble.passthrough).double().eval()

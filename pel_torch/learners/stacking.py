@@ -17,6 +17,8 @@ from pel_torch.metrics import r2_score
 
 log = logging.getLogger(__name__)
 
+LAST_LAYERS = ("bagged", "once")
+
 
 class StackedEnsemble:
     """``layers``: per layer, the unfitted learners it holds. ``passthrough`` is the residual
@@ -24,14 +26,23 @@ class StackedEnsemble:
 
     ``head_groups``: the input group (one-hot columns of ``X``) whose value picks the head's weights; None for one set.
 
+    ``last_layer``: ``bagged`` fits each learner of the last layer once per fold, as every layer before it;
+    ``once`` fits each of them once on all the rows. Only a later layer needs out-of-fold predictions, and the
+    head needs them only where no held-out rows choose it: ``once`` therefore requires ``select_on`` before
+    predicting, and gives one model per learner instead of ``n_folds`` to compute.
+
     Fitted state: ``layers_`` (BaggedLearners per layer), ``oof_`` (n, n_models) of the last
     layer, ``weights_`` of the selection head: (n_models,), or (n_groups, n_models) with
     ``head_columns_`` the group's columns.
     """
 
     def __init__(self, layers: list[list[Learner]], n_folds: int = 5, passthrough: bool = True,
-                 selection_rounds: int = 25, seed: int = 0, progress: bool = True, head_groups: str | None = None):
+                 selection_rounds: int = 25, seed: int = 0, progress: bool = True, head_groups: str | None = None,
+                 last_layer: str = "bagged"):
+        if last_layer not in LAST_LAYERS:
+            raise PelError(f"stack.last_layer={last_layer}: give {' or '.join(LAST_LAYERS)}")
         self.layers = layers
+        self.last_layer = last_layer
         self.head_groups = head_groups
         self.n_folds = n_folds
         self.passthrough = passthrough
@@ -45,6 +56,10 @@ class StackedEnsemble:
         named input group (``Learner.inputs``); None for one group, ``features``, of every column.
         ``sizes``: how many ids each id group holds (``Learner.fit``)."""
         self.head_columns_ = self._head_columns(groups)
+        if self.last_layer == "once":
+            self._fit_layers(X, y, groups, sizes, bag_last=False)
+            self.oof_ = self.weights_ = None   # no out-of-fold predictions to choose the head on: select_on does
+            return self
         self.oof_ = self._fit_layers(X, y, groups, sizes, bag_last=True)
         self.weights_ = self._select(self.oof_, y, X)
         log.info("selection weights: %s; out-of-fold R2 %.4f", self._weights_text(), r2_score(y, self.combine(self.oof_, X)))
@@ -60,13 +75,13 @@ class StackedEnsemble:
         fitted once on all the rows (AutoGluon's ``refit_full``) instead of once per fold; earlier layers are
         bagged again, since the next layer learns from their out-of-fold predictions. Once is cheaper where the
         fit grows slower than the rows, but a network fitted once loses the average of its fold models
-        (docs/forecasting.md measures both)."""
-        self._fit_layers(X, y, groups, sizes, bag_last=not once)
+        (docs/forecasting.md measures both). A stack whose ``last_layer`` is ``once`` is refitted once in any case."""
+        self._fit_layers(X, y, groups, sizes, bag_last=not (once or self.last_layer == "once"), desc="refit")
         self.oof_ = None
         log.info("selection weights kept from the held-out choice: %s", self._weights_text())
         return self
 
-    def _fit_layers(self, X, y, groups, sizes, bag_last: bool) -> np.ndarray:
+    def _fit_layers(self, X, y, groups, sizes, bag_last: bool, desc: str = "stack") -> np.ndarray:
         """Fit every layer in turn; the last layer's out-of-fold predictions (NaN where it was not bagged)."""
         folds = fold_indices(len(y), self.n_folds, self.seed)
         every_row = [(np.arange(len(y)), np.arange(0))]
@@ -74,7 +89,7 @@ class StackedEnsemble:
         total = sum(len(learners) * (self.n_folds if bag_last or depth < last else 1)
                     for depth, learners in enumerate(self.layers, start=1))
         self.layers_, inputs, n_previous = [], X, 0
-        with tqdm(total=total, desc="stack" if bag_last else "refit", unit="fit", disable=not self.progress) as bar:
+        with tqdm(total=total, desc=desc, unit="fit", disable=not self.progress) as bar:
             for depth, learners in enumerate(self.layers, start=1):
                 layer_folds = folds if bag_last or depth < last else every_row
 
@@ -117,7 +132,7 @@ class StackedEnsemble:
 
     def combine(self, predictions: np.ndarray, X: np.ndarray) -> np.ndarray:
         """The head over the last layer's ``predictions`` (n, n_models) of the rows ``X``."""
-        return weighted(predictions, self.weights_, None if self.head_columns_ is None else one_hot_group(X, self.head_columns_))
+        return weighted(predictions, self.chosen_weights(), None if self.head_columns_ is None else one_hot_group(X, self.head_columns_))
 
     def _head_columns(self, groups: dict[str, np.ndarray] | None) -> np.ndarray | None:
         if self.head_groups is None:
@@ -127,9 +142,17 @@ class StackedEnsemble:
                            f"(it has: {', '.join(groups or {}) or 'none'}); set stack.head_groups=null")
         return np.asarray(groups[self.head_groups], dtype=np.int64)
 
+    def chosen_weights(self) -> np.ndarray:
+        """``weights_``, once a head has been chosen."""
+        if self.weights_ is None:
+            raise PelError("stack.last_layer=once: the head is chosen on held-out rows, and none were given "
+                           "(this stage has no validation rows); set stack.last_layer=bagged")
+        return self.weights_
+
     def mean_weights(self) -> np.ndarray:
         """``(n_models,)``: the head's weights, averaged over its groups where it has groups (for reading, not predicting)."""
-        return self.weights_ if self.weights_.ndim == 1 else self.weights_.mean(axis=0)
+        weights = self.chosen_weights()
+        return weights if weights.ndim == 1 else weights.mean(axis=0)
 
     def _weights_text(self) -> str:
         text = ", ".join(f"{name} {weight:.2f}" for name, weight in zip(self.learner_names[-1], self.mean_weights()) if weight > 0)

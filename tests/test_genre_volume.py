@@ -1,5 +1,7 @@
 """The genre-volume task: forecast rows that never look ahead, splits that never overlap, the stages end to end."""
 
+import shlex
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -153,7 +155,10 @@ def test_quick_report_reproduces_the_competitions_seasonal_naive_through_the_tas
     assert quarterly["stack, one head"]["runs"]["mase"] == [quarterly["stack, one head"]["mase"]]   # one run in a quick report
     assert all(0 <= row["coverage80"] <= 1 and row["windows"] == 427 for row in quarterly.values())
     assert "N-BEATS ensemble 14.95" in md_path.read_text() and "their methods and runs (not ours)" in md_path.read_text()
-    assert results["meta"]["command"].endswith('report_datasets=[tourism_quarterly] "report_pretrain.tourism_quarterly=[]"')
+    command = results["meta"]["command"]
+    assert command.endswith('report_datasets=[tourism_quarterly] "++report_pretrain.tourism_quarterly=[]"')
+    rerun = config(tmp_path, *shlex.split(command.split("evaluate.py ", 1)[1]), name="evaluate")   # the command composes again
+    assert rerun.report == "quick" and list(rerun.report_pretrain.tourism_quarterly) == []
 
 
 @pytest.mark.slow
@@ -171,4 +176,4 @@ def test_full_report_pairs_pretrained_networks_with_scratch_by_seed(tmp_path):
     text = md_path.read_text()
     assert "`layer 1 nbeats, pretrained` minus from scratch (`layer 1 nbeats`), MASE paired by run" in text
     assert "means over 4 runs (2 test window(s) x 2 seed(s))" in text
-    assert "pretrained on tourism_yearly" in text and '"report_pretrain.genres=[tourism_yearly]"' in text   # its command reruns it
+    assert "pretrained on tourism_yearly" in text and '"++report_pretrain.genres=[tourism_yearly]"' in text   # its command reruns it

@@ -103,8 +103,9 @@ def run_report(cfg: DictConfig) -> list[Path]:
 
 
 def pretrain_overrides(cfg: DictConfig) -> str:
-    """The command line's ``report_pretrain`` of every reported dataset, so that the report's command reruns it."""
-    return "".join(f' "report_pretrain.{d}=[{",".join(cfg.report_pretrain.get(d) or [])}]"' for d in cfg.report_datasets)
+    """The command line's ``report_pretrain`` of every reported dataset, so that the report's command reruns it
+    (``++``: the config holds a key for the genres alone)."""
+    return "".join(f' "++report_pretrain.{d}=[{",".join(cfg.report_pretrain.get(d) or [])}]"' for d in cfg.report_datasets)
 
 
 def one_dataset(cfg: DictConfig, pretrain_on: list[str]) -> tuple[dict, str]:

@@ -96,3 +96,12 @@ def test_head_groups_on_validation_asks_for_the_reports_fit_in_one_line(tmp_path
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     last = result.stderr.strip().splitlines()[-1]   # after the windows' progress bars
     assert result.returncode != 0 and last.startswith(f"no scratch checkpoint of the report for genres with these settings under {tmp_path}")
+
+
+def test_forecast_settings_refuse_a_variant_that_changes_the_rows_in_one_line(tmp_path):
+    """The variants share the first one's forecast rows, so a variant of the split could only be scored on the wrong rows."""
+    out = tmp_path / "settings.json"
+    result = subprocess.run([sys.executable, "benchmarks/forecast_learner_settings.py", "genres", "seasonal_naive", "--threads", "1",
+                             "--variant", "season=split.val_origins=7", "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and result.stderr.strip().splitlines()[-1].startswith("--variant split.val_origins=7: changes how the rows are built")
+    assert "seed 0 config:" in result.stdout and not out.exists()

@@ -33,7 +33,8 @@ def one_run(split: str, overrides: list[str], threads: int) -> dict:
     prepared = task.prepare(cfg)
     scale, y = main_target(task, prepared)
     started = time.perf_counter()
-    stack = select_training_kernels(fit_scratch(cfg, prepared, y)[0].double().eval(), cfg.kernels)
+    member, held_out = fit_scratch(cfg, prepared, y)
+    stack = select_training_kernels(member.double().eval(), cfg.kernels)
     fit_seconds = time.perf_counter() - started
     test = prepared.split.test
     raw = prepared.raw[test]
@@ -44,8 +45,10 @@ def one_run(split: str, overrides: list[str], threads: int) -> dict:
     rmse = {model: {group: task.metrics(y[test][mask], p[mask], scale)["rmse"] for group, mask in groups.items() if mask.any()}
             for model, p in predictions.items()}
     val = prepared.split.val
-    # What a variant may be chosen on: the validation ratings (the head was chosen on them too).
-    val_rmse = task.metrics(y[val], predict_batches(stack, prepared.raw[val]), scale)["rmse"]
+    # What a variant may be chosen on: the validation ratings (the head was chosen on them too), as the stack predicted
+    # them before a refit on them (split.refit)
+    val_prediction = held_out["model"] if held_out else predict_batches(stack, prepared.raw[val])
+    val_rmse = task.metrics(y[val], val_prediction, scale)["rmse"]
     return {"rmse": rmse, "validation_rmse": val_rmse, "ratings": {group: int(mask.sum()) for group, mask in groups.items()}, "fit_seconds": round(fit_seconds),
             "module_ratings_per_s": round(rows_per_second(stack, raw, repeats=3))}
 

@@ -9,12 +9,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from conftest import config
 from pel_torch.checkpoint import CheckpointError, load_checkpoint
 from pel_torch.data.movielens import load_interactions, load_movielens
 from pel_torch.errors import DataError, PelError
 from pel_torch.evaluation import evaluate_checkpoint
+from pel_torch.features.targets import TargetScale
 from pel_torch.predict import predict_file
 from pel_torch.stages import finetune, pretrain, scratch
 from pel_torch.tasks.box_office import BoxOfficeTask
@@ -69,6 +71,17 @@ def test_user_temporal_tests_each_users_latest_ratings(movielens):
         rows = rows.sort_values(["timestamp", "line"])
         assert rows["part"].is_monotonic_increasing                     # train, then validation, then test, in time
         assert abs((rows["part"] == 2).mean() - 0.2) < 0.05
+
+
+def test_a_refit_knows_the_validation_ratings_and_never_the_test_ones(movielens):
+    ratings = movielens.ratings
+    plain = make_split(ratings, "user_temporal")
+    assert not len(plain.refit) and plain.known is plain.train
+    for refit in ("bagged", "once"):
+        split = make_split(ratings, "user_temporal", refit=refit)
+        np.testing.assert_array_equal(split.known, np.sort(np.concatenate([plain.train, plain.val])))
+        np.testing.assert_array_equal(split.val, plain.val)
+        assert split.refit_once == (refit == "once") and not np.isin(split.known, split.test).any()
 
 
 def test_inputs_read_only_the_users_training_ratings_strictly_before(movielens):
@@ -142,6 +155,26 @@ def test_scratch_evaluate_and_predict_with_unknown_users_and_films(small_file, t
     assert predicted.notna().tolist() == [True, True, True, False, True] and predicted.dropna().between(0.5, 5.5).all()
     with pytest.raises(CheckpointError, match="a checkpoint of task 'ratings', not 'box_office'"):
         load_checkpoint(result.checkpoint, BoxOfficeTask())
+
+
+def test_scratch_refitted_on_the_validation_ratings_is_scored_there_as_it_was_chosen(small_file, tmp_path):
+    task = RatingsTask()
+    cfg = _config(tmp_path, small_file, "stage=scratch", "split=global_temporal", "split.refit=bagged")
+    prepared = task.prepare(cfg)
+    val_only = set(prepared.table["user"].iloc[prepared.split.val]) - set(prepared.table["user"].iloc[prepared.split.train])
+    assert val_only and val_only <= set(prepared.inputs.users_)   # the validation ratings' users are known to the refitted members
+    result = scratch(cfg)
+    checkpoint = load_checkpoint(result.checkpoint, task)
+    # the validation score is the stack's before its members saw those ratings: the kept predictions, not its own
+    kept = checkpoint.held_out["model"]
+    own = checkpoint.model.member("scratch")(torch.from_numpy(prepared.raw[prepared.split.val])).detach().numpy()
+    scale = TargetScale.from_dict(checkpoint.spec["target"])
+    kept_rmse = task.metrics(scale.encode(prepared.table["rating"].to_numpy(float)[prepared.split.val]), kept, scale)["rmse"]
+    assert result.metrics["val/rmse"] == pytest.approx(kept_rmse) and not np.allclose(kept, own)
+    metrics = evaluate_checkpoint(_config(tmp_path, small_file, "split=global_temporal", "split.refit=bagged", name="evaluate"), task, checkpoint)
+    assert 0.7 < metrics["test/rmse"] < 1.5 and metrics["test/ratings"] == 1200
+    with pytest.raises(DataError, match="split.refit=no: give bagged, once or false \\(how the members are refitted on the training"):
+        task.prepare(_config(tmp_path, small_file, "stage=scratch", "split.refit=no"))
 
 
 def test_pretrain_on_implicit_feedback_then_finetune(small_file, tmp_path):

@@ -17,8 +17,19 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from pel_torch.errors import PelError
+from pel_torch.errors import DataError, PelError
 from pel_torch.features.targets import TargetScale
+
+REFITS = ("bagged", "once")   # split.refit, beside false; true is bagged, as checkpoints before "once" saved it
+
+
+def refit_setting(split, rows: str) -> str | bool:
+    """``split.refit`` checked: bagged, once, or false (also where a config saved before the key has none);
+    ``rows`` says which rows the members are refitted on, for the error."""
+    value = split.get("refit", False)
+    if not (isinstance(value, bool) or value in REFITS):   # 0 or "no" would each mean something unsaid
+        raise DataError(f"split.refit={value}: give bagged, once or false (how the members are refitted on {rows})")
+    return value
 
 
 class InputBuilder(Protocol):

@@ -24,14 +24,13 @@ from pel_torch.data.tourism import load_tourism
 from pel_torch.errors import DataError, PelError
 from pel_torch.features.targets import TargetScale
 from pel_torch.forecasting.metrics import METRICS, average, series_errors
-from pel_torch.tasks.base import Prepared, TargetSet, Task
+from pel_torch.tasks.base import Prepared, TargetSet, Task, refit_setting
 from pel_torch.tasks.genre_volume.data import genre_panel
 from pel_torch.tasks.genre_volume.pool import check_pool, pool_rows
 from pel_torch.tasks.genre_volume.windows import MIN_KNOWN, STATE_VERSION, STATISTICAL, WindowInputs, forecast_rows
 
 log = logging.getLogger(__name__)
 SOURCES = ("genres", "tourism", "long_panel", "event_log")
-REFITS = ("bagged", "once")   # split.refit, beside false; true is bagged, as checkpoints before "once" saved it
 
 
 @dataclass(frozen=True)
@@ -111,8 +110,7 @@ class GenreVolumeTask(Task):
 
     def _prepare(self, cfg, panel: Panel, histories: list[np.ndarray], futures: list[np.ndarray], inputs: WindowInputs | None) -> Prepared:
         h, lags, s = cfg.horizon, cfg.lags, cfg.split
-        if not (isinstance(s.refit, bool) or s.refit in REFITS):   # 0 or "no" would each mean something unsaid
-            raise DataError(f"split.refit={s.refit}: give bagged, once or false (how the members are refitted on the latest origins)")
+        refit = refit_setting(s, "the latest origins")
         parts = {"train": [], "val": [], "test": [[len(v)] for v in histories], "refit": []}
         for v in histories:
             # validation origins end where the test window starts; a training target never reaches the first of them
@@ -120,7 +118,7 @@ class GenreVolumeTask(Task):
             parts["val"].append(val)
             parts["train"].append(latest_origins(val[0] - h, s.max_origins, s.origin_stride))
             # the refit's origins are the training ones moved up to the last whose targets are all known
-            parts["refit"].append(latest_origins(len(v) - h, s.max_origins, s.origin_stride) if s.refit is not False else [])
+            parts["refit"].append(latest_origins(len(v) - h, s.max_origins, s.origin_stride) if refit is not False else [])
         tables, raws = zip(*(forecast_rows(panel.ids, histories, futures, origins, part, panel.period, h, lags)
                              for part, origins in parts.items() if any(origins)))
         if self._pretraining(cfg):   # after every row of the split: its positions hold
@@ -128,7 +126,7 @@ class GenreVolumeTask(Task):
             tables, raws = tables + (pool[0],), raws + (pool[1],)
         table, raw = pd.concat(tables, ignore_index=True), np.vstack(raws)
         positions = {part: np.flatnonzero(table["part"].to_numpy() == part) for part in parts}
-        split = WindowSplit(s.kind, positions["train"], positions["val"], positions["test"], positions["refit"], s.refit == "once")
+        split = WindowSplit(s.kind, positions["train"], positions["val"], positions["test"], positions["refit"], refit == "once")
         log.info(split.describe())
         inputs = inputs or WindowInputs(lags, h).fit(raw[split.train])
         groups = {**inputs.groups_, **{name: np.array([inputs.feature_names_.index(f"{name}_forecast")]) for name in STATISTICAL}}

@@ -11,8 +11,9 @@ Columns, in order (``groups_``):
   occupation, the film's genres and year, the rating's date and the film's age at it; with a film
   table joined (``credits.py``), the same count and mean over the film's directors, writers and cast.
 "Before" is time, then file order; a rating without a timestamp sits at its place in the file,
-and a pair to predict without one comes after every training rating. Only training ratings ever
-enter history or statistics: validation and test ratings are never read back as inputs.
+and a pair to predict without one comes after every training rating. Only the ratings ``fit`` is given
+ever enter history or statistics (the training ones, and the validation ones where the members are refitted
+on them: ``RatingSplit.known``); test ratings are never read back as inputs.
 """
 
 import numpy as np

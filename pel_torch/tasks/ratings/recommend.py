@@ -116,7 +116,7 @@ def evaluate_ranking(prepared: Prepared, models: dict, k: int, relevant_from: fl
     test = table.iloc[split.test]
     users = test.loc[test["rating"] >= relevant_from, "user"].unique()
     candidates = Candidates(prepared.inputs, users, table.iloc[np.concatenate([split.train, split.val])])
-    ranked = rank(candidates, models, k, candidates.popularity(table.iloc[split.train]), progress="ranking films for test users",
+    ranked = rank(candidates, models, k, candidates.popularity(table.iloc[split.known]), progress="ranking films for test users",
                   device=device)
     relevant = relevant_films(candidates, test, relevant_from)
     return {name: ranking_metrics(films, relevant, k) for name, (films, _) in ranked.items()}

@@ -114,7 +114,7 @@ def _one_split(cfg: DictConfig) -> Iterator[tuple[dict[str, dict[str, float]], d
     predictions.update(learner_predictions(stack, prepared.raw[test]))
     table = prepared.table
     for name, baseline in BASELINES.items():
-        predictions[name] = scale.encode(baseline(table.iloc[prepared.split.train], table.iloc[test]))
+        predictions[name] = scale.encode(baseline(table.iloc[prepared.split.known], table.iloc[test]))   # the stack's own ratings
     counts = cold_warm.prior_counts(prepared.raw[test], prepared.inputs.feature_names_)
 
     def results(extra: dict) -> tuple[dict, dict, str]:

@@ -8,9 +8,12 @@
 - ``global_temporal``: everything before a date trains; the last 10% of time before it validates;
   users first seen after it are the cold users, reported apart.
 ``folds`` (all five u-folds) is a report's protocol: a single training run takes one of them.
+
+With a refit (``split.refit``), the validation ratings are known ones once the head is chosen on them:
+the inputs learn from the training and validation ratings, and the members are fitted again on both.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -23,23 +26,43 @@ SPLITS = (*U_FOLDS, "user_temporal", "global_temporal")
 
 @dataclass(frozen=True)
 class RatingSplit:
-    """Row positions into the ratings table."""
+    """Row positions into the ratings table. ``refit``: the training and validation ratings, where the members are
+    fitted again under the head chosen on ``val`` (empty without a refit); ``refit_once``: the last layer fitted once
+    on them instead of bagged (``StackedEnsemble.refit``)."""
 
     kind: str
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
+    refit: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    refit_once: bool = False
 
     def __post_init__(self):
         parts = np.concatenate([self.train, self.val, self.test])
         if len(np.unique(parts)) != len(parts):
             raise AssertionError("a rating sits in two parts of the split; the split is leaking")
 
+    @property
+    def known(self) -> np.ndarray:
+        """The ratings the inputs learn from (ids, histories, statistics): the training ones, and the validation ones too
+        where the members are refitted on them."""
+        return self.refit if len(self.refit) else self.train
+
     def describe(self) -> str:
-        return f"{self.kind} split: train {len(self.train):,}, validation {len(self.val):,}, test {len(self.test):,} ratings"
+        refit = " (members refitted on train + validation)" if len(self.refit) else ""
+        return f"{self.kind} split: train {len(self.train):,}, validation {len(self.val):,}, test {len(self.test):,} ratings{refit}"
 
 
-def make_split(ratings: pd.DataFrame, kind: str, *, seed: int = 0, val_fraction: float = 0.1, test_fraction: float = 0.2) -> RatingSplit:
+def make_split(ratings: pd.DataFrame, kind: str, *, seed: int = 0, val_fraction: float = 0.1, test_fraction: float = 0.2,
+               refit: str | bool = False) -> RatingSplit:
+    """``refit``: bagged or once (``RatingSplit.refit_once``), or false."""
+    split = _parts(ratings, kind, seed, val_fraction, test_fraction)
+    if refit is False:
+        return split
+    return replace(split, refit=np.sort(np.concatenate([split.train, split.val])), refit_once=refit == "once")
+
+
+def _parts(ratings: pd.DataFrame, kind: str, seed: int, val_fraction: float, test_fraction: float) -> RatingSplit:
     if kind == "folds":
         raise PelError("split=folds is the report's protocol (python evaluate.py task=ratings report=full); "
                        f"train on one fold: split=u1 .. u5")

@@ -12,7 +12,7 @@ from pel_torch.data.ratings import RatingsData
 from pel_torch.data.sources import load_films
 from pel_torch.errors import DataError
 from pel_torch.features.targets import TargetScale
-from pel_torch.tasks.base import Prepared, Task, TargetSet
+from pel_torch.tasks.base import Prepared, Task, TargetSet, refit_setting
 from pel_torch.tasks.ratings import prediction_rows
 from pel_torch.tasks.ratings.credits import join_credits
 from pel_torch.tasks.ratings.inputs import STATE_VERSION, RatingInputs
@@ -82,16 +82,16 @@ class RatingsTask(Task):
     def prepare(self, cfg, inputs: RatingInputs | None = None) -> Prepared:
         data = self.load(cfg)
         split = make_split(data.ratings, cfg.split.kind, seed=cfg.seed, val_fraction=cfg.split.val_fraction,
-                           test_fraction=cfg.split.test_fraction)
+                           test_fraction=cfg.split.test_fraction, refit=refit_setting(cfg.split, "the training and validation ratings"))
         log.info(split.describe())
         if inputs is None:
             film_table = self.film_table(cfg)
             inputs = RatingInputs(cfg.features.history_length, cfg.features.smoothing, cfg.features.min_occupation, film_table)
-            inputs.fit(data, split.train, credits=film_credits(data, film_table))
+            inputs.fit(data, split.known, credits=film_credits(data, film_table))
         raw = inputs.transform(data.ratings)
         ids = (data.ratings["user"] + ":" + data.ratings["item"]).to_numpy()
         return Prepared(data.ratings, split, inputs, raw, inputs.standardize(raw), ids, inputs.groups_, self.sizes(inputs),
-                        {"item": film_labels(inputs, data.items, data.ratings.iloc[split.train])})
+                        {"item": film_labels(inputs, data.items, data.ratings.iloc[split.known])})
 
     @staticmethod
     def sizes(inputs: RatingInputs) -> dict[str, int]:
@@ -141,7 +141,7 @@ class RatingsTask(Task):
         """Warm users (with training ratings) and cold users (none), apart, where the split has both (global_temporal)."""
         users = prepared.table["user"]
         # pandas hashes: numpy's isin compares object arrays pairwise, hours at 1M ratings
-        cold = ~users.iloc[prepared.split.test].isin(users.iloc[prepared.split.train]).to_numpy()
+        cold = ~users.iloc[prepared.split.test].isin(users.iloc[prepared.split.known]).to_numpy()
         return {"warm_users": ~cold, "cold_users": cold} if cold.any() and not cold.all() else {}
 
     def input_settings(self, cfg) -> dict:

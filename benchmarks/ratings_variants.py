@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from common import config, parse_variant, rows_per_second, write_report
-from pel_torch.inference import learner_predictions, predict_batches, select_training_kernels
+from pel_torch.inference import learner_predictions, predict_batches, select_training_kernels, validation_predictions
 from pel_torch.pipeline import make_task
 from pel_torch.stages import fit_scratch, main_target
 from pel_torch.tasks.ratings import cold_warm
@@ -47,8 +47,7 @@ def one_run(split: str, overrides: list[str], threads: int) -> dict:
     val = prepared.split.val
     # What a variant may be chosen on: the validation ratings (the head was chosen on them too), as the stack predicted
     # them before a refit on them (split.refit)
-    val_prediction = held_out["model"] if held_out else predict_batches(stack, prepared.raw[val])
-    val_rmse = task.metrics(y[val], val_prediction, scale)["rmse"]
+    val_rmse = task.metrics(y[val], validation_predictions(stack, prepared.raw[val], held_out), scale)["rmse"]
     return {"rmse": rmse, "validation_rmse": val_rmse, "ratings": {group: int(mask.sum()) for group, mask in groups.items()}, "fit_seconds": round(fit_seconds),
             "module_ratings_per_s": round(rows_per_second(stack, raw, repeats=3))}
 

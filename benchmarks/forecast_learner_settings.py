@@ -12,6 +12,7 @@ nothing here, since one learner is fitted).
 """
 
 import argparse
+import dataclasses
 import logging
 import time
 
@@ -38,11 +39,13 @@ def one_fit(dataset: str, learner: str, seed: int, threads: int, overrides: list
     if prepared is not None and rows != rows_from:
         raise SystemExit(f"--variant {' '.join(overrides)}: changes how the rows are built ({', '.join(ROW_SETTINGS)}); "
                          "give learner settings alone, or run it on its own")
-    prepared = task.prepare(cfg) if prepared is None else prepared
+    # the rows' times follow this config's network_holdout, which a variant may change without changing the rows
+    prepared = task.prepare(cfg) if prepared is None else dataclasses.replace(prepared, times=task.row_times(cfg, prepared.table))
     scale, y = main_target(task, prepared)
     train, val, table = prepared.split.train, prepared.split.val, prepared.table
     started = time.perf_counter()
-    ensemble = build_stack(cfg, progress=False).fit(prepared.features[train], y[train], prepared.groups, prepared.sizes)
+    ensemble = build_stack(cfg, progress=False).fit(prepared.features[train], y[train], prepared.groups, prepared.sizes,
+                                                      prepared.times_of(train))
     seconds = time.perf_counter() - started
     prediction = ensemble.predict_layers(prepared.features[val])[-1][:, 0]
     errors = task.metrics(y[val], prediction, scale, table.iloc[val])

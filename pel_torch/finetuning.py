@@ -59,7 +59,8 @@ def finetune_prior(cfg, pretrained: ScaledStack, prepared: Prepared, y: np.ndarr
     features = ((raw - mean) / std).astype(np.float32)  # exactly what the compiled Standardize computes
     groups = None if prepared.groups is None else {**prepared.groups, "features": np.append(prepared.groups["features"], raw.shape[1] - 1)}
     val = prepared.split.val
-    ensemble = build_stack(cfg).fit(features[train], y[train], groups, prepared.sizes).select_on(features[val], y[val])
+    ensemble = build_stack(cfg).fit(features[train], y[train], groups, prepared.sizes,
+                                    prepared.times_of(train)).select_on(features[val], y[val])
     return ScaledStack(compile_stack(ensemble, mean, std), prior=prior)
 
 
@@ -92,7 +93,8 @@ def finetune_refit(cfg, pretrained: ScaledStack, prepared: Prepared, y: np.ndarr
             if learner.name in layer.names:
                 learner.warm_start(layer.learners[layer.names.index(learner.name)].folds[0])
     train, val = prepared.split.train, prepared.split.val
-    ensemble.fit(prepared.features[train], y[train], prepared.groups, prepared.sizes).select_on(prepared.features[val], y[val])
+    ensemble.fit(prepared.features[train], y[train], prepared.groups, prepared.sizes,
+                 prepared.times_of(train)).select_on(prepared.features[val], y[val])
     return ScaledStack(compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_))
 
 

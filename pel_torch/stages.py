@@ -138,14 +138,15 @@ def fit_scratch(cfg, prepared: Prepared, y: np.ndarray) -> tuple[ScaledStack, di
                        f"({MIN_ROWS_PER_FOLD} per fold, {needed} in all); add rows or lower stack.n_folds")
     val = prepared.split.val
     # The head is chosen on the validation rows: on a temporal split they follow the training rows in time.
-    ensemble = build_stack(cfg).fit(prepared.features[train], y[train], prepared.groups, prepared.sizes).select_on(prepared.features[val], y[val])
+    ensemble = build_stack(cfg).fit(prepared.features[train], y[train], prepared.groups, prepared.sizes,
+                                    prepared.times_of(train)).select_on(prepared.features[val], y[val])
     refit = getattr(prepared.split, "refit", None)
     held_out = {}
     if refit is not None and len(refit):
         held_out = ensemble.named_predictions(prepared.features[val])
         log.info("refitting the stack's members on %s rows up to the latest known targets", f"{len(refit):,}")
         ensemble = ensemble.refit(prepared.features[refit], y[refit], prepared.groups, prepared.sizes,
-                                  once=getattr(prepared.split, "refit_once", False))
+                                  once=getattr(prepared.split, "refit_once", False), times=prepared.times_of(refit))
     return ScaledStack(compile_stack(ensemble, prepared.inputs.mean_, prepared.inputs.std_)), held_out
 
 

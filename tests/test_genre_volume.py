@@ -57,6 +57,12 @@ def test_scratch_and_evaluate_on_a_long_panel(panel_file, tmp_path):
     refit = table.iloc[split.refit]
     assert refit["origin"].groupby(refit["series"]).agg(["min", "max"]).values.tolist() == [[27, 32]] * 6
     assert (refit["origin"] + refit["step"] - 1).max() == 35 and refit["actual"].notna().all()
+    assert prepared.times is None   # network_holdout=random: the networks stop early on a random tenth
+    latest = task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "stage=scratch", "network_holdout=latest"))
+    # each row's target period counted back from its series' test origin: the last training target is 6 periods before it
+    trained = latest.table.iloc[latest.split.train]
+    assert (latest.times_of(latest.split.train) == trained["origin"] + trained["step"] - 1 - 36).all()
+    assert latest.times_of(latest.split.train).max() == -6 and (latest.times_of(latest.split.refit) < 0).all()
     result = scratch(cfg, prepared)
     checkpoint = load_checkpoint(result.checkpoint, task)
     stack = checkpoint.model.member("scratch").stack
@@ -110,6 +116,8 @@ def test_bad_panels_and_settings_are_one_line(panel_file, tmp_path):
     assert len(saved_before_once.split.refit) and not saved_before_once.split.refit_once   # such checkpoints still evaluate: bagged
     with pytest.raises(DataError, match="split.refit=no: give bagged, once or false"):   # "no" is a true string
         task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "split.refit=no", "stage=scratch"))
+    with pytest.raises(DataError, match="network_holdout=last: give latest or random \\(the training rows the networks stop early on\\)"):
+        task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "network_holdout=last", "stage=scratch"))
     with pytest.raises(DataError, match="split.test_offset=-3: give a whole number of periods, 0 or more"):
         task.prepare(config(tmp_path, *TINY, f"data.paths=[{panel_file}]", "split.test_offset=-3", "stage=scratch"))
     with pytest.raises(DataError, match="after split.test_offset=30 need at least 42; lower horizon= or split.test_offset= or leave"):

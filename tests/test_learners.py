@@ -5,6 +5,7 @@ from pel_torch.errors import PelError
 from pel_torch.learners import LEARNERS, make_learner
 from pel_torch.learners.bagging import BaggedLearner, fold_indices
 from pel_torch.learners.base import Learner
+from pel_torch.learners.early_stopping import holdout_split
 from pel_torch.learners.registry import _registry
 from pel_torch.learners.selection import ensemble_selection
 
@@ -193,3 +194,20 @@ def test_the_last_layer_setting_comes_from_the_config_and_pretraining_overrides_
     with open_dict(cfg):
         del cfg.stack["last_layer"]   # a config saved before the key existed
     assert build_stack(cfg, progress=False).last_layer == "bagged"
+
+
+def test_the_holdout_of_rows_with_times_is_the_latest_and_every_training_target_is_earlier():
+    import torch
+
+    times = np.repeat(np.arange(20.0), 5)[np.random.default_rng(0).permutation(100)]
+    train, holdout = holdout_split(100, 0.1, torch.Generator().manual_seed(0), times)
+    assert sorted(np.concatenate([train, holdout]).tolist()) == list(range(100))
+    assert len(holdout) == 10 and times[train].max() < times[holdout].min() == 18
+    ties = np.repeat(np.arange(4.0), 25)   # a tenth falls inside the last time: all its rows are held out
+    assert len(holdout_split(100, 0.1, torch.Generator().manual_seed(0), ties)[1]) == 25
+    # one time for every row: nothing is later than anything, so a seeded random tenth as without times
+    same = holdout_split(100, 0.1, torch.Generator().manual_seed(0), np.zeros(100))
+    assert len(same[1]) == 10 and same[1].tolist() == holdout_split(100, 0.1, torch.Generator().manual_seed(0))[1].tolist()
+    network = make_learner("neural_net", {"max_epochs": 2}).fit(np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32),
+                                                                   np.arange(100.0), times=times)
+    assert network.times_ is None   # read by the fit alone

@@ -34,13 +34,14 @@ class BaggedLearner:
     def name(self) -> str:
         return self.learner.name
 
-    def fit(self, X: np.ndarray, y: np.ndarray, on_fold=None, sizes: dict[str, int] | None = None) -> "BaggedLearner":
-        """``on_fold(name, fold, seconds)`` is called after each fold (progress reporting); ``sizes``: see ``Learner.fit``."""
+    def fit(self, X: np.ndarray, y: np.ndarray, on_fold=None, sizes: dict[str, int] | None = None,
+            times: np.ndarray | None = None) -> "BaggedLearner":
+        """``on_fold(name, fold, seconds)`` is called after each fold (progress reporting); ``sizes``, ``times``: see ``Learner.fit``."""
         X = self._read(X)
         self.models_, self.oof_ = [], np.full(len(y), np.nan)
         for fold, (train, held_out) in enumerate(self.folds):
             started = time.perf_counter()
-            model = self.learner.clone(seed=self.learner.seed * 1000 + fold).fit(X[train], y[train], sizes)
+            model = self.learner.clone(seed=self.learner.seed * 1000 + fold).fit(X[train], y[train], sizes, None if times is None else times[train])
             if len(held_out):   # a refit's one fold holds every row out of none
                 self.oof_[held_out] = model.predict(X[held_out])
             self.models_.append(model)

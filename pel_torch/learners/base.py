@@ -40,16 +40,21 @@ class Learner:
         """Start later fits from ``pretrained``, this learner's compiled module from a pretrained stack
         (``finetune.strategy=refit``), where the model allows it. Trees cannot: they are refitted."""
 
-    def fit(self, X: np.ndarray, y: np.ndarray, sizes: dict[str, int] | None = None) -> "Learner":
+    def fit(self, X: np.ndarray, y: np.ndarray, sizes: dict[str, int] | None = None, times: np.ndarray | None = None) -> "Learner":
         """``sizes``: how many ids each id group of the task holds (``Prepared.sizes``), so the embedding
-        tables of every fold model have the same rows whichever ids its fold happens to hold."""
+        tables of every fold model have the same rows whichever ids its fold happens to hold.
+        ``times`` (n,): when each row's target happens (``Prepared.times``), for learners that hold the
+        latest rows out to stop early; None where the task gives no times."""
         self.sizes_ = dict(sizes or {})
+        self.times_ = times
         try:
             return self._fit(X, y)
         except TypeError as err:
             if "keyword" not in str(err) and "argument" not in str(err):
                 raise
             raise PelError(f"{self.name}: bad parameter ({err}); check learners.{self.name} in the config") from None
+        finally:
+            self.times_ = None   # read by the fit alone; a fitted learner keeps no copy of its rows
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> "Learner":
         raise NotImplementedError

@@ -1,11 +1,29 @@
 """The one minibatch training loop of the engine's networks: shuffled batches, early stopping on a
-holdout, the best weights restored."""
+holdout, the best weights restored; and the holdout itself."""
 
 from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
+
+
+def holdout_split(n_rows: int, share: float, generator: torch.Generator, times: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, holdout)`` row positions: about ``share`` of the rows held out for early stopping.
+
+    Without ``times`` the holdout is a seeded random sample. With ``times`` (when each row's target
+    happens, ``Learner.fit``) it is the rows of the latest times, and every training row's target
+    is earlier than every held-out one's. Rows near in time share most of their inputs (forecast
+    windows a period apart): a random holdout then rewards a network that memorises its neighbours,
+    and stops it too late to forecast ahead."""
+    n_holdout = max(1, int(round(share * n_rows)))
+    if times is not None:
+        cutoff = np.sort(times)[n_rows - n_holdout]
+        later = times >= cutoff
+        if not later.all():   # every row at one time: nothing is later than anything, so the sample is random
+            return np.flatnonzero(~later), np.flatnonzero(later)
+    order = torch.randperm(n_rows, generator=generator).numpy()
+    return order[n_holdout:], order[:n_holdout]
 
 
 def train_early_stopped(network: nn.Module, optimizer: torch.optim.Optimizer, batch_loss: Callable[[torch.Tensor], torch.Tensor],

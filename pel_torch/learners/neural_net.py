@@ -10,7 +10,7 @@ from torch import nn
 
 from pel_torch.errors import PelError
 from pel_torch.learners.base import Learner
-from pel_torch.learners.early_stopping import train_early_stopped
+from pel_torch.learners.early_stopping import holdout_split, train_early_stopped
 from pel_torch.learners.precision import FixedPrecision
 
 
@@ -66,9 +66,7 @@ class NeuralNetLearner(Learner):
             network.load_state_dict(self.initial_network.state_dict())
         network.y_mean.fill_(float(np.mean(y)))
         network.y_std.fill_(float(np.std(y)) or 1.0)
-        order = torch.randperm(len(X), generator=generator).numpy()
-        n_holdout = max(1, int(round(s["holdout"] * len(X))))
-        train, holdout = order[n_holdout:], order[:n_holdout]
+        train, holdout = holdout_split(len(X), s["holdout"], generator, self.times_)
         X_train, y_train = torch.from_numpy(X[train]), torch.from_numpy((y[train] - np.mean(y)) / (np.std(y) or 1.0)).float()
         X_hold, y_hold = torch.from_numpy(X[holdout]), torch.from_numpy(y[holdout])
         optimizer = torch.optim.AdamW(network.parameters(), lr=s["learning_rate"], weight_decay=s["weight_decay"])

@@ -51,22 +51,22 @@ class StackedEnsemble:
         self.progress = progress
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: dict[str, np.ndarray] | None = None,
-            sizes: dict[str, int] | None = None) -> "StackedEnsemble":
+            sizes: dict[str, int] | None = None, times: np.ndarray | None = None) -> "StackedEnsemble":
         """``X`` (n, n_inputs) float32, ``y`` (n,) float64. ``groups``: the columns of ``X`` in each
         named input group (``Learner.inputs``); None for one group, ``features``, of every column.
-        ``sizes``: how many ids each id group holds (``Learner.fit``)."""
+        ``sizes``: how many ids each id group holds; ``times``: when each row's target happens (``Learner.fit``)."""
         self.head_columns_ = self._head_columns(groups)
         if self.last_layer == "once":
-            self._fit_layers(X, y, groups, sizes, bag_last=False)
+            self._fit_layers(X, y, groups, sizes, times, bag_last=False)
             self.oof_ = self.weights_ = None   # no out-of-fold predictions to choose the head on: select_on does
             return self
-        self.oof_ = self._fit_layers(X, y, groups, sizes, bag_last=True)
+        self.oof_ = self._fit_layers(X, y, groups, sizes, times, bag_last=True)
         self.weights_ = self._select(self.oof_, y, X)
         log.info("selection weights: %s; out-of-fold R2 %.4f", self._weights_text(), r2_score(y, self.combine(self.oof_, X)))
         return self
 
     def refit(self, X: np.ndarray, y: np.ndarray, groups: dict[str, np.ndarray] | None = None,
-              sizes: dict[str, int] | None = None, once: bool = False) -> "StackedEnsemble":
+              sizes: dict[str, int] | None = None, once: bool = False, times: np.ndarray | None = None) -> "StackedEnsemble":
         """Fit the learners again on ``(X, y)``, rows later than those the head was chosen on, and keep that head
         (a head chosen on rows its members were fitted on would trust the trees). ``oof_`` is dropped: it is no
         longer this stack's.
@@ -76,12 +76,12 @@ class StackedEnsemble:
         bagged again, since the next layer learns from their out-of-fold predictions. Once is cheaper where the
         fit grows slower than the rows, but a network fitted once loses the average of its fold models
         (docs/forecasting.md measures both). A stack whose ``last_layer`` is ``once`` is refitted once in any case."""
-        self._fit_layers(X, y, groups, sizes, bag_last=not (once or self.last_layer == "once"), desc="refit")
+        self._fit_layers(X, y, groups, sizes, times, bag_last=not (once or self.last_layer == "once"), desc="refit")
         self.oof_ = None
         log.info("selection weights kept from the held-out choice: %s", self._weights_text())
         return self
 
-    def _fit_layers(self, X, y, groups, sizes, bag_last: bool, desc: str = "stack") -> np.ndarray:
+    def _fit_layers(self, X, y, groups, sizes, times, bag_last: bool, desc: str = "stack") -> np.ndarray:
         """Fit every layer in turn; the last layer's out-of-fold predictions (NaN where it was not bagged)."""
         folds = fold_indices(len(y), self.n_folds, self.seed)
         every_row = [(np.arange(len(y)), np.arange(0))]
@@ -97,7 +97,7 @@ class StackedEnsemble:
                     bar.set_postfix_str(f"layer {depth} {name} fold {fold + 1}/{len(layer_folds)} {seconds:.1f}s")
                     bar.update()
 
-                bagged = [BaggedLearner(learner, layer_folds, self._columns(learner, groups, X.shape[1], n_previous)).fit(inputs, y, on_fold, sizes)
+                bagged = [BaggedLearner(learner, layer_folds, self._columns(learner, groups, X.shape[1], n_previous)).fit(inputs, y, on_fold, sizes, times)
                           for learner in learners]
                 self.layers_.append(bagged)
                 oof = np.column_stack([b.oof_ for b in bagged])

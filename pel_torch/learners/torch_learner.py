@@ -12,7 +12,7 @@ from torch import nn
 
 from pel_torch.errors import PelError
 from pel_torch.learners.base import Learner
-from pel_torch.learners.early_stopping import train_early_stopped
+from pel_torch.learners.early_stopping import holdout_split, train_early_stopped
 
 
 # What every subclass's DEFAULTS start from: Adam, minibatches, early stopping on a seeded holdout.
@@ -47,9 +47,7 @@ class TorchLearner(Learner):
         module = self.build(X, y)
         if self.initial_module is not None:
             self._start_from(module)
-        order = torch.randperm(len(X), generator=generator).numpy()
-        n_holdout = max(1, int(round(s["holdout"] * len(X))))
-        train, holdout = order[n_holdout:], order[:n_holdout]
+        train, holdout = holdout_split(len(X), s["holdout"], generator, self.times_)
         X_train, y_train = torch.from_numpy(X[train]), torch.from_numpy(y[train]).float()
         X_hold, y_hold = torch.from_numpy(X[holdout]), torch.from_numpy(y[holdout])
         optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=s["learning_rate"])

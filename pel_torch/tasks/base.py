@@ -59,6 +59,11 @@ class Prepared:
     groups: dict[str, np.ndarray] | None = None   # input group -> its columns (``Learner.inputs``); None: all are features
     sizes: dict[str, int] | None = None           # id group -> how many ids it holds, 0 the unknown one (embedding rows)
     labels: dict[str, pd.DataFrame] | None = None  # id group -> one row per embedding row, for TensorBoard's projector
+    times: np.ndarray | None = None              # (n_rows,) when each row's target happens, comparable across rows: networks
+                                                 # stop early on the latest rows (``Learner.fit``); None: on a random tenth
+
+    def times_of(self, rows: np.ndarray) -> np.ndarray | None:
+        return None if self.times is None else self.times[rows]
 
 
 @dataclass

@@ -52,13 +52,16 @@ class WindowSplit:
                 "forecast rows")
 
 
+NETWORK_HOLDOUTS = ("latest", "random")
+
+
 class GenreVolumeTask(Task):
     """Rows are (series, origin, step); the target is the value ``step`` periods after the origin, over the series' scale."""
 
     name = "genre_volume"
     main_target = "volume"
     pretraining_targets = ("other_series",)
-    config_keys = ("freq", "horizon", "lags")
+    config_keys = ("freq", "horizon", "lags", "network_holdout")
     input_version = STATE_VERSION
 
     def load(self, cfg) -> tuple[Panel, list[np.ndarray], list[np.ndarray]]:
@@ -131,7 +134,20 @@ class GenreVolumeTask(Task):
         inputs = inputs or WindowInputs(lags, h).fit(raw[split.train])
         groups = {**inputs.groups_, **{name: np.array([inputs.feature_names_.index(f"{name}_forecast")]) for name in STATISTICAL}}
         ids = (table["series"].astype(str) + "@" + table["origin"].astype(str) + "+" + table["step"].astype(str)).to_numpy()
-        return Prepared(table, split, inputs, raw, inputs.standardize(raw), ids, groups, {"lags": lags, "horizon": h})
+        return Prepared(table, split, inputs, raw, inputs.standardize(raw), ids, groups, {"lags": lags, "horizon": h},
+                        times=self.row_times(cfg, table))
+
+    @staticmethod
+    def row_times(cfg, table: pd.DataFrame) -> np.ndarray | None:
+        """``network_holdout``: ``latest`` gives each row its target's period, counted back from its series' latest origin
+        so that series of any length end together (the networks then stop early on the latest training targets);
+        ``random``, None (a random tenth)."""
+        holdout = cfg.get("network_holdout", "random")   # a checkpoint saved before the key was fitted on the random tenth
+        if holdout not in NETWORK_HOLDOUTS:
+            raise DataError(f"network_holdout={holdout}: give {' or '.join(NETWORK_HOLDOUTS)} (the training rows the networks stop early on)")
+        if holdout == "random":
+            return None
+        return (table["origin"] + table["step"] - 1 - table.groupby("series")["origin"].transform("max")).to_numpy(dtype=np.float64)
 
     def describe(self, cfg, prepared: Prepared) -> str:
         series = prepared.table["series"].nunique()

@@ -104,6 +104,24 @@ def test_stack_gradients_reach_leaves_network_and_head(small_stack, box_office):
     assert first[4].folds[0].body[0].weight.grad.abs().sum() > 0       # neural net
 
 
+def test_predicting_skips_the_last_layers_learners_the_head_leaves_at_zero_and_fine_tuning_does_not(small_stack, box_office):
+    stack = copy.deepcopy(small_stack[1]).eval()
+    raw = torch.from_numpy(box_office["raw"][:64])
+    with torch.no_grad():
+        stack.head.weights.copy_(torch.tensor([0.0, 1.0] + [0.0] * (stack.head.weights.shape[-1] - 2), dtype=torch.float64))
+        expected = stack.layer_outputs(raw)[-1][:, 1]
+    calls = []
+    for learner in stack.layers[-1].learners:
+        learner.register_forward_hook(lambda module, args, out: calls.append(module))
+    with torch.no_grad():
+        out = stack(raw)
+    assert calls == [stack.layers[-1].learners[1]]       # the one learner with weight
+    torch.testing.assert_close(out, expected)
+    calls.clear()
+    stack(raw).sum().backward()                           # a weight at 0 may grow: every learner runs
+    assert len(calls) == len(stack.layers[-1].learners) and stack.head.weights.grad is not None
+
+
 @pytest.mark.parametrize("saved, expected", [("0.5", 0.5), ("[1.40E0]", 1.4), ("[8.008153E-1]", np.float32(0.8008153))])
 def test_xgboost_base_score_formats(saved, expected):
     assert base_score({"learner_model_param": {"base_score": saved}}) == pytest.approx(float(expected), rel=1e-7)

@@ -67,8 +67,10 @@ class StackLayer(nn.Module):
         self.learners = nn.ModuleList(learners)
         self.names = list(names)
 
-    def forward(self, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        return torch.stack([learner(x).to(dtype) for learner in self.learners], dim=1)
+    def forward(self, x: torch.Tensor, dtype: torch.dtype, computed: list[bool] | None = None) -> torch.Tensor:
+        """``computed``: which learners to run; the others' columns are 0 (the head gives them no weight)."""
+        return torch.stack([learner(x).to(dtype) if computed is None or computed[k] else x.new_zeros(len(x), dtype=dtype)
+                            for k, learner in enumerate(self.learners)], dim=1)
 
 
 class EnsembleSelection(nn.Module):
@@ -97,6 +99,10 @@ class EnsembleSelection(nn.Module):
         weights = self.normalised_weights()
         return weights if weights.ndim == 1 else weights.mean(dim=0)
 
+    def weighted_models(self) -> list[bool]:
+        """Per model: whether any row's weights give it more than 0."""
+        return (self.normalised_weights().reshape(-1, self.weights.shape[-1]) > 0).any(dim=0).tolist()
+
     def forward(self, predictions: torch.Tensor, raw: torch.Tensor | None = None) -> torch.Tensor:
         if self.group_columns is None:
             return predictions @ self.normalised_weights()
@@ -120,15 +126,20 @@ class Stack(nn.Module):
         self.passthrough = passthrough
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
-        return self.head(self.layer_outputs(raw)[-1], raw)
+        # Predicting, the last layer's learners the head gives no weight are skipped: ensemble selection often
+        # leaves several at 0. Fine-tuning computes them all, since a weight at 0 may grow; tracing for export does
+        # too, as the choice reads the weights' values.
+        skip = not torch.is_grad_enabled() and not torch.compiler.is_compiling() and not torch.compiler.is_exporting()
+        return self.head(self.layer_outputs(raw, self.head.weighted_models() if skip else None)[-1], raw)
 
-    def layer_outputs(self, raw: torch.Tensor) -> list[torch.Tensor]:
-        """Every layer's predictions ``(batch, n_models)``, for inspection and per-learner parity."""
+    def layer_outputs(self, raw: torch.Tensor, last_computed: list[bool] | None = None) -> list[torch.Tensor]:
+        """Every layer's predictions ``(batch, n_models)``, for inspection and per-learner parity.
+        ``last_computed``: which of the last layer's learners to run (``StackLayer.forward``); None: all."""
         dtype = self.head.weights.dtype
         z = self.standardize(raw).to(dtype)                   # (batch, n_features)
         inputs, outputs = z, []
-        for layer in self.layers:
-            predictions = layer(inputs, dtype)               # (batch, n_models)
+        for depth, layer in enumerate(self.layers, start=1):
+            predictions = layer(inputs, dtype, last_computed if depth == len(self.layers) else None)   # (batch, n_models)
             outputs.append(predictions)
             inputs = self._next_inputs(predictions, z)
         return outputs

@@ -14,8 +14,8 @@ def holdout_split(n_rows: int, share: float, generator: torch.Generator, times: 
     Without ``times`` the holdout is a seeded random sample. With ``times`` (when each row's target
     happens, ``Learner.fit``) it is the rows of the latest times, and every training row's target
     is earlier than every held-out one's. Rows near in time share most of their inputs (forecast
-    windows a period apart): a random holdout then rewards a network that memorises its neighbours,
-    and stops it too late to forecast ahead."""
+    windows a period apart), so a random holdout can reward a network that memorises its neighbours;
+    the latest rows may in turn be too few periods to judge by. docs/forecasting.md measures both."""
     n_holdout = max(1, int(round(share * n_rows)))
     if times is not None:
         cutoff = np.sort(times)[n_rows - n_holdout]

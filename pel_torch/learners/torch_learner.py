@@ -1,7 +1,7 @@
 """Learners whose model is a torch module trained by minibatches: embeddings of ids, sequence models.
 
 A subclass builds its module from the training inputs (``build``) and may add a penalty to the
-squared error (``penalty``); this class holds out a seeded share of the rows, trains with Adam
+squared error (``penalty``); this class holds out a share of the rows (``holdout_split``), trains with Adam
 through the engine's one early-stopping loop, and predicts with the module itself, so the fitted
 learner and the compiled stack compute the same thing.
 """

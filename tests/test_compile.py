@@ -120,6 +120,16 @@ def test_predicting_skips_the_last_layers_learners_the_head_leaves_at_zero_and_f
     calls.clear()
     stack(raw).sum().backward()                           # a weight at 0 may grow: every learner runs
     assert len(calls) == len(stack.layers[-1].learners) and stack.head.weights.grad is not None
+    # the checkpoint's head over stacks skips a member at 0 the same way
+    from pel_torch.stack.blend import Blend, ScaledStack
+
+    idle, used = ScaledStack(copy.deepcopy(small_stack[1])), ScaledStack(copy.deepcopy(small_stack[1]))
+    blend, members = Blend([idle, used], ["idle", "used"], weights=[0.0, 1.0]).eval(), []
+    for member in blend.members:
+        member.register_forward_hook(lambda module, args, out: members.append(module))
+    with torch.no_grad():
+        torch.testing.assert_close(blend(raw), used(raw))
+    assert members == [used, used]
 
 
 @pytest.mark.parametrize("saved, expected", [("0.5", 0.5), ("[1.40E0]", 1.4), ("[8.008153E-1]", np.float32(0.8008153))])

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from pel_torch.errors import PelError
 from pel_torch.learners import LEARNERS, make_learner
@@ -197,8 +198,6 @@ def test_the_last_layer_setting_comes_from_the_config_and_pretraining_overrides_
 
 
 def test_the_holdout_of_rows_with_times_is_the_latest_and_every_training_target_is_earlier():
-    import torch
-
     times = np.repeat(np.arange(20.0), 5)[np.random.default_rng(0).permutation(100)]
     train, holdout = holdout_split(100, 0.1, torch.Generator().manual_seed(0), times)
     assert sorted(np.concatenate([train, holdout]).tolist()) == list(range(100))

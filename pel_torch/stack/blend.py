@@ -13,7 +13,7 @@ on validation. A checkpoint's model is always a ``Blend``, of one member where t
 import torch
 from torch import nn
 
-from pel_torch.stack.modules import EnsembleSelection, Stack
+from pel_torch.stack.modules import EnsembleSelection, Stack, side_by_side
 
 
 class ScaledStack(nn.Module):
@@ -55,8 +55,7 @@ class Blend(nn.Module):
                 self.head.weights.copy_(torch.as_tensor(weights, dtype=torch.float64))
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
-        predictions = torch.stack([member(raw) for member in self.members], dim=1)   # (batch, n_members)
-        return self.head(predictions)
+        return self.head(side_by_side(self.members, raw, self.head.weights.dtype, self.head.models_to_run()))
 
     def member(self, name: str) -> ScaledStack:
         return self.members[self.names.index(name)]

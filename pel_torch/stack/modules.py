@@ -68,9 +68,14 @@ class StackLayer(nn.Module):
         self.names = list(names)
 
     def forward(self, x: torch.Tensor, dtype: torch.dtype, computed: list[bool] | None = None) -> torch.Tensor:
-        """``computed``: which learners to run; the others' columns are 0 (the head gives them no weight)."""
-        return torch.stack([learner(x).to(dtype) if computed is None or computed[k] else x.new_zeros(len(x), dtype=dtype)
-                            for k, learner in enumerate(self.learners)], dim=1)
+        return side_by_side(self.learners, x, dtype, computed)
+
+
+def side_by_side(models, x: torch.Tensor, dtype: torch.dtype, computed: list[bool] | None = None) -> torch.Tensor:
+    """``(batch, n_models)``: each model's output in ``dtype``. ``computed`` (``EnsembleSelection.models_to_run``):
+    which models to run; the others' columns are 0 without running them."""
+    return torch.stack([model(x).to(dtype) if computed is None or computed[k] else x.new_zeros(len(x), dtype=dtype)
+                        for k, model in enumerate(models)], dim=1)
 
 
 class EnsembleSelection(nn.Module):
@@ -99,8 +104,12 @@ class EnsembleSelection(nn.Module):
         weights = self.normalised_weights()
         return weights if weights.ndim == 1 else weights.mean(dim=0)
 
-    def weighted_models(self) -> list[bool]:
-        """Per model: whether any row's weights give it more than 0."""
+    def models_to_run(self) -> list[bool] | None:
+        """Per model, whether to compute it; None: every one. Predicting, a model no row's weights give more than 0
+        is skipped: ensemble selection often leaves several at 0. Fine-tuning runs them all, since a weight at 0 may
+        grow; tracing for export does too, as the choice reads the weights' values."""
+        if torch.is_grad_enabled() or torch.compiler.is_compiling() or torch.compiler.is_exporting():
+            return None
         return (self.normalised_weights().reshape(-1, self.weights.shape[-1]) > 0).any(dim=0).tolist()
 
     def forward(self, predictions: torch.Tensor, raw: torch.Tensor | None = None) -> torch.Tensor:
@@ -126,11 +135,7 @@ class Stack(nn.Module):
         self.passthrough = passthrough
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
-        # Predicting, the last layer's learners the head gives no weight are skipped: ensemble selection often
-        # leaves several at 0. Fine-tuning computes them all, since a weight at 0 may grow; tracing for export does
-        # too, as the choice reads the weights' values.
-        skip = not torch.is_grad_enabled() and not torch.compiler.is_compiling() and not torch.compiler.is_exporting()
-        return self.head(self.layer_outputs(raw, self.head.weighted_models() if skip else None)[-1], raw)
+        return self.head(self.layer_outputs(raw, self.head.models_to_run())[-1], raw)
 
     def layer_outputs(self, raw: torch.Tensor, last_computed: list[bool] | None = None) -> list[torch.Tensor]:
         """Every layer's predictions ``(batch, n_models)``, for inspection and per-learner parity.

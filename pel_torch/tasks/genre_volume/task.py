@@ -55,6 +55,13 @@ class WindowSplit:
 NETWORK_HOLDOUTS = ("latest", "random")
 
 
+def network_holdout(cfg) -> str:
+    holdout = cfg.get("network_holdout", "random")   # a checkpoint saved before the key was fitted on the random tenth
+    if holdout not in NETWORK_HOLDOUTS:
+        raise DataError(f"network_holdout={holdout}: give {' or '.join(NETWORK_HOLDOUTS)} (the training rows the networks stop early on)")
+    return holdout
+
+
 class GenreVolumeTask(Task):
     """Rows are (series, origin, step); the target is the value ``step`` periods after the origin, over the series' scale."""
 
@@ -114,6 +121,7 @@ class GenreVolumeTask(Task):
     def _prepare(self, cfg, panel: Panel, histories: list[np.ndarray], futures: list[np.ndarray], inputs: WindowInputs | None) -> Prepared:
         h, lags, s = cfg.horizon, cfg.lags, cfg.split
         refit = refit_setting(s, "the latest origins")
+        network_holdout(cfg)   # before minutes of windows
         parts = {"train": [], "val": [], "test": [[len(v)] for v in histories], "refit": []}
         for v in histories:
             # validation origins end where the test window starts; a training target never reaches the first of them
@@ -142,10 +150,7 @@ class GenreVolumeTask(Task):
         """``network_holdout``: ``latest`` gives each row its target's period, counted back from its series' latest origin
         so that series of any length end together (the networks then stop early on the latest training targets);
         ``random``, None (a random tenth)."""
-        holdout = cfg.get("network_holdout", "random")   # a checkpoint saved before the key was fitted on the random tenth
-        if holdout not in NETWORK_HOLDOUTS:
-            raise DataError(f"network_holdout={holdout}: give {' or '.join(NETWORK_HOLDOUTS)} (the training rows the networks stop early on)")
-        if holdout == "random":
+        if network_holdout(cfg) == "random":
             return None
         return (table["origin"] + table["step"] - 1 - table.groupby("series")["origin"].transform("max")).to_numpy(dtype=np.float64)
 

@@ -210,3 +210,27 @@ def test_the_holdout_of_rows_with_times_is_the_latest_and_every_training_target_
     network = make_learner("neural_net", {"max_epochs": 2}).fit(np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32),
                                                                    np.arange(100.0), times=times)
     assert network.times_ is None   # read by the fit alone
+
+
+def test_svdpp_keeps_its_implicit_sums_while_predicting_and_recomputes_them_when_a_weight_changes():
+    from pel_torch.learners.svdpp import SVDpp
+
+    def fitted(seed):
+        torch.manual_seed(seed)
+        module = SVDpp(n_users=4, n_items=5, dim=3, n_rated=6)
+        module.set_rated(np.array([1, 1, 2, 3, 3, 3]), np.array([1, 2, 2, 1, 3, 4]))
+        return module
+
+    module, other = fitted(0), fitted(1)
+    x = torch.tensor([[0.0, 1, 2], [0.0, 3, 4], [0.0, 2, 1]], dtype=torch.float64)
+    with torch.no_grad():
+        kept = module(x)
+        assert torch.equal(module(x), kept) and module._implicit_cache is not None
+    assert torch.equal(module(x).detach(), kept)           # with gradients it is computed afresh: the same values
+    with torch.no_grad():
+        module.implicit.weight.add_(0.5)                    # what an optimiser step does
+        moved = module(x)
+    assert not torch.equal(moved, kept) and torch.equal(moved, module(x).detach())
+    module.load_state_dict(other.state_dict())
+    with torch.inference_mode():
+        assert torch.equal(module(x), other(x))

@@ -30,10 +30,32 @@ class SVDpp(MatrixFactorization):
         self.rated_offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
     def user_vectors(self, users: torch.Tensor) -> torch.Tensor:
+        return self.user_factors(users) + self.implicit_vectors()[users]
+
+    def implicit_vectors(self) -> torch.Tensor:
+        """``(n_users, dim)``: every user's ``|N(u)|^-1/2 * sum y_j``. Predicting, it is kept until a tensor it
+        reads changes: batch after batch would otherwise sum every user's films again (a third of SVD++'s
+        prediction time). Fitting, compiling and exporting compute it each time, so gradients flow through it."""
+        if torch.is_grad_enabled() or torch.compiler.is_compiling() or torch.compiler.is_exporting():
+            return self._implicit_vectors()
+        tensors = (self.implicit.weight, self.rated_items, self.rated_offsets)
+        if any(tensor.is_inference() for tensor in tensors):   # made in inference mode: no version to check
+            return self._implicit_vectors()
+        # An optimiser step or load_state_dict bumps a version; a move or a new tensor changes the storage.
+        key = tuple((tensor.data_ptr(), tensor._version) for tensor in tensors)
+        cached = getattr(self, "_implicit_cache", None)
+        if cached is None or cached[0] != key or any(a is not b for a, b in zip(cached[1], tensors)):
+            self._implicit_cache = (key, tensors, self._implicit_vectors())
+        return self._implicit_cache[2]
+
+    def _apply(self, fn, recurse=True):
+        self._implicit_cache = None
+        return super()._apply(fn, recurse)
+
+    def _implicit_vectors(self) -> torch.Tensor:
         counts = (self.rated_offsets[1:] - self.rated_offsets[:-1]).to(self.implicit.weight.dtype)          # (n_users,)
         sums = nn.functional.embedding_bag(self.rated_items, self.implicit.weight, self.rated_offsets[:-1], mode="sum")
-        implicit = sums / counts.clamp_min(1).sqrt().unsqueeze(1)                                           # (n_users, dim)
-        return self.user_factors(users) + implicit[users]
+        return sums / counts.clamp_min(1).sqrt().unsqueeze(1)                                                # (n_users, dim)
 
 
 class SVDppLearner(MatrixFactorizationLearner):

@@ -1,12 +1,15 @@
 """Ratings per second of a ratings checkpoint: the compiled module alone, and a pairs file end to end.
 
-    python benchmarks/ratings_speed.py --checkpoint checkpoints/scratch/X.safetensors [--rows 200000] [--json docs/ratings_speed.json]
+    python benchmarks/ratings_speed.py --checkpoint checkpoints/scratch/X.safetensors [--rows 200000] [--every-learner] [--json docs/ratings_speed.json]
 
 - ``module``: the compiled module (every learner of the stack and its heads, one torch module) on
   raw inputs already built, with the default kernels, median of ``--repeats`` calls;
 - ``file``: ``predict_file`` on a CSV of (user, item) pairs drawn from the users and films the
   checkpoint was trained on, building each pair's inputs (the user's history, side features) and
   writing the output CSV: what ``python evaluate.py task=ratings predict.input=...`` costs.
+
+``--every-learner`` also runs the last layer's learners the head gives no weight (the stack skips
+them when predicting): what the same checkpoint cost before that skip.
 """
 
 import argparse
@@ -21,6 +24,7 @@ from common import add_speed_arguments, quiet_timing, rows_per_second, write_rep
 from pel_torch.checkpoint import load_checkpoint
 from pel_torch.inference import select_kernels
 from pel_torch.predict import predict_file
+from pel_torch.stack.modules import EnsembleSelection
 from pel_torch.tasks.ratings import RatingsTask
 
 
@@ -28,7 +32,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True)
     add_speed_arguments(parser, rows=200_000, repeats=3, threads=2)
+    parser.add_argument("--every-learner", action="store_true", help="run the last layer's zero-weight learners too")
     args = parser.parse_args()
+    if args.every_learner:
+        EnsembleSelection.models_to_run = lambda self: None
     started = quiet_timing(args.threads)
     task = RatingsTask()
     checkpoint = load_checkpoint(args.checkpoint, task)
@@ -44,11 +51,12 @@ def main() -> None:
         tic = time.perf_counter()
         predict_file(checkpoint, task, source, output)
         file_rate = args.rows / (time.perf_counter() - tic)
-    print(f"{args.rows:,} ratings, {args.threads} threads, {kind} kernels")
+    print(f"{args.rows:,} ratings, {args.threads} threads, {kind} kernels" + (", every learner run" if args.every_learner else ""))
     print(f"| path | ratings/s |\n|---|---|\n| compiled module | {module_rate:,.0f} |\n| pairs file end to end | {file_rate:,.0f} |")
     if args.json:
         write_report(args.json, "ratings_speed.py", started, results={"module_ratings_per_s": module_rate, "file_ratings_per_s": file_rate},
-                     meta={"checkpoint": str(args.checkpoint), "rows": args.rows, "threads": args.threads, "kernels": kind})
+                     meta={"checkpoint": str(args.checkpoint), "rows": args.rows, "threads": args.threads, "kernels": kind,
+                           "every_learner": args.every_learner})
 
 
 if __name__ == "__main__":

@@ -8,12 +8,12 @@ from pel_torch.inference import predict_batches, select_kernels
 
 
 def checkpoint_config(cfg: DictConfig, checkpoint: Checkpoint) -> DictConfig:
-    """The training config saved in ``checkpoint``, with this run's threads."""
+    """The training config saved in ``checkpoint``, with this run's threads and jobs."""
     saved = checkpoint.spec["extra"].get("config")
     if saved is None:
         raise CheckpointError(f"{checkpoint.path}: holds no training config; evaluate needs a checkpoint written by train.py")
     merged = OmegaConf.create(saved)
-    merged.threads = cfg.threads
+    merged.threads, merged.jobs = cfg.threads, cfg.jobs
     return merged
 
 

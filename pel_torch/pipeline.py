@@ -25,7 +25,7 @@ def make_task(cfg: DictConfig) -> Task:
 
 def build_stack(cfg: DictConfig, *, progress: bool = True, layers=None, last_layer: str | None = None) -> StackedEnsemble:
     """An unfitted stack from ``cfg.stack`` (with ``layers``, learner names per layer, and ``last_layer`` instead of
-    its own where given), seeded from ``cfg.seed``, thread-capped by ``cfg.threads``."""
+    its own where given), seeded from ``cfg.seed``, thread-capped by ``cfg.threads``, fitting ``cfg.jobs`` folds at once."""
     s = cfg.stack
     overrides = OmegaConf.to_container(s.learners, resolve=True) or {}
     layers = layers or s.layers
@@ -35,7 +35,7 @@ def build_stack(cfg: DictConfig, *, progress: bool = True, layers=None, last_lay
     return StackedEnsemble(layers, n_folds=s.n_folds, passthrough=s.passthrough, selection_rounds=s.selection_rounds,
                            seed=cfg.seed, progress=progress,
                            # configs saved before these keys existed had one set of head weights and a bagged last layer
-                           head_groups=s.get("head_groups"), last_layer=last_layer or s.get("last_layer", "bagged"))
+                           head_groups=s.get("head_groups"), last_layer=last_layer or s.get("last_layer", "bagged"), jobs=cfg.jobs)
 
 
 def build_logger(cfg: DictConfig) -> TensorBoardLogger:

@@ -234,3 +234,22 @@ def test_svdpp_keeps_its_implicit_sums_while_predicting_and_recomputes_them_when
     module.load_state_dict(other.state_dict())
     with torch.inference_mode():
         assert torch.equal(module(x), other(x))
+
+
+def test_fits_in_two_worker_processes_make_the_same_stack_as_one(id_rows):
+    from conftest import SMALL
+    from pel_torch.learners.stacking import StackedEnsemble
+
+    X, y, groups, sizes = id_rows
+    groups = {**groups, "features": groups["window"]}
+
+    def fitted(jobs):
+        layers = [[make_learner(name, SMALL[name], seed=0) for name in ("mf", "lightgbm")], [make_learner("linear")]]
+        return StackedEnsemble(layers, n_folds=3, seed=0, progress=False, jobs=jobs).fit(X[:600], y[:600], groups, sizes)
+
+    serial, parallel = fitted(1), fitted(2)
+    for one, two in zip(serial.layers_[0], parallel.layers_[0]):
+        np.testing.assert_array_equal(one.oof_, two.oof_)
+    np.testing.assert_array_equal(serial.predict(X[600:]), parallel.predict(X[600:]))
+    with pytest.raises(PelError, match="jobs=0"):
+        StackedEnsemble(layers=[[MeanLearner()]], jobs=0)

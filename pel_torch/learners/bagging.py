@@ -1,12 +1,16 @@
-"""k-fold bagging: one cloned, reseeded model per fold; out-of-fold predictions feed the next layer."""
+"""k-fold bagging: one cloned, reseeded model per fold; out-of-fold predictions feed the next layer.
+
+The fits of a layer may run in worker processes (``fit_bagged``'s ``jobs``): each is independent of the others."""
 
 import time
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.model_selection import KFold
 
 from pel_torch.errors import PelError
 from pel_torch.learners.base import Learner
+from pel_torch.threads import limit_threads
 
 
 def fold_indices(n_rows: int, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -37,17 +41,13 @@ class BaggedLearner:
     def fit(self, X: np.ndarray, y: np.ndarray, on_fold=None, sizes: dict[str, int] | None = None,
             times: np.ndarray | None = None) -> "BaggedLearner":
         """``on_fold(name, fold, seconds)`` is called after each fold (progress reporting); ``sizes``, ``times``: see ``Learner.fit``."""
+        return fit_bagged([self], X, y, on_fold, sizes, times)[0]
+
+    def fold_fits(self, X: np.ndarray, y: np.ndarray, sizes, times) -> list[tuple]:
+        """The arguments of ``fit_fold`` for each fold, in fold order."""
         X = self._read(X)
-        self.models_, self.oof_ = [], np.full(len(y), np.nan)
-        for fold, (train, held_out) in enumerate(self.folds):
-            started = time.perf_counter()
-            model = self.learner.clone(seed=self.learner.seed * 1000 + fold).fit(X[train], y[train], sizes, None if times is None else times[train])
-            if len(held_out):   # a refit's one fold holds every row out of none
-                self.oof_[held_out] = model.predict(X[held_out])
-            self.models_.append(model)
-            if on_fold is not None:
-                on_fold(self.name, fold, time.perf_counter() - started)
-        return self
+        return [(self.learner.clone(seed=self.learner.seed * 1000 + fold), X, y, train, held_out, sizes, times)
+                for fold, (train, held_out) in enumerate(self.folds)]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         X = self._read(X)
@@ -55,3 +55,40 @@ class BaggedLearner:
 
     def _read(self, X: np.ndarray) -> np.ndarray:
         return X if self.columns is None else X[:, self.columns]
+
+
+def fit_fold(learner: Learner, X, y, train, held_out, sizes, times) -> tuple[Learner, np.ndarray, float]:
+    """One fold: the model fitted on ``train``, its predictions of ``held_out`` and the seconds it took.
+    A function of its arguments alone, so a worker process can run it."""
+    started = time.perf_counter()
+    model = learner.fit(X[train], y[train], sizes, None if times is None else times[train])
+    held_out_predictions = model.predict(X[held_out]) if len(held_out) else np.empty(0)   # a refit's one fold holds none out
+    return model, held_out_predictions, time.perf_counter() - started
+
+
+def fit_bagged(bagged: list[BaggedLearner], X: np.ndarray, y: np.ndarray, on_fold=None, sizes=None, times=None,
+               jobs: int = 1) -> list[BaggedLearner]:
+    """Fit every fold of every learner in ``bagged``; with ``jobs`` > 1, that many at once in worker processes.
+
+    Each fit depends on its own arguments and seed alone, and a worker caps its libraries at the learner's
+    ``threads`` as the main process does, so the models are the same whatever ``jobs`` is."""
+    fits = [(index, fold, arguments) for index, b in enumerate(bagged) for fold, arguments in enumerate(b.fold_fits(X, y, sizes, times))]
+    for b in bagged:
+        b.models_, b.oof_ = [None] * len(b.folds), np.full(len(y), np.nan)
+    if jobs == 1:
+        results = ((index, fold, fit_fold(*arguments)) for index, fold, arguments in fits)
+    else:
+        results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
+            delayed(_fit_fold_in_worker)(index, fold, arguments) for index, fold, arguments in fits)
+    for index, fold, (model, held_out_predictions, seconds) in results:
+        b = bagged[index]
+        b.models_[fold] = model
+        b.oof_[b.folds[fold][1]] = held_out_predictions
+        if on_fold is not None:
+            on_fold(b.name, fold, seconds)
+    return bagged
+
+
+def _fit_fold_in_worker(index: int, fold: int, arguments: tuple) -> tuple[int, int, tuple]:
+    limit_threads(arguments[0].threads)   # a worker starts with every library's default pool
+    return index, fold, fit_fold(*arguments)

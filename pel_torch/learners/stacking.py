@@ -10,7 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from pel_torch.errors import PelError
-from pel_torch.learners.bagging import BaggedLearner, fold_indices
+from pel_torch.learners.bagging import BaggedLearner, fit_bagged, fold_indices
 from pel_torch.learners.base import Learner
 from pel_torch.learners.selection import ensemble_selection, grouped_selection, one_hot_group, weighted
 from pel_torch.metrics import r2_score
@@ -31,6 +31,9 @@ class StackedEnsemble:
     head needs them only where no held-out rows choose it: ``once`` therefore requires ``select_on`` before
     predicting, and gives one model per learner instead of ``n_folds`` to compute.
 
+    ``jobs``: how many of a layer's fits (learner x fold) run at once, each in its own process; the models
+    are the same as with one.
+
     Fitted state: ``layers_`` (BaggedLearners per layer), ``oof_`` (n, n_models) of the last
     layer, ``weights_`` of the selection head: (n_models,), or (n_groups, n_models) with
     ``head_columns_`` the group's columns.
@@ -38,9 +41,12 @@ class StackedEnsemble:
 
     def __init__(self, layers: list[list[Learner]], n_folds: int = 5, passthrough: bool = True,
                  selection_rounds: int = 25, seed: int = 0, progress: bool = True, head_groups: str | None = None,
-                 last_layer: str = "bagged"):
+                 last_layer: str = "bagged", jobs: int = 1):
         if last_layer not in LAST_LAYERS:
             raise PelError(f"stack.last_layer={last_layer}: give {' or '.join(LAST_LAYERS)}")
+        if jobs < 1:
+            raise PelError(f"jobs={jobs}: must be at least 1")
+        self.jobs = jobs
         self.layers = layers
         self.last_layer = last_layer
         self.head_groups = head_groups
@@ -97,8 +103,8 @@ class StackedEnsemble:
                     bar.set_postfix_str(f"layer {depth} {name} fold {fold + 1}/{len(layer_folds)} {seconds:.1f}s")
                     bar.update()
 
-                bagged = [BaggedLearner(learner, layer_folds, self._columns(learner, groups, X.shape[1], n_previous)).fit(inputs, y, on_fold, sizes, times)
-                          for learner in learners]
+                bagged = fit_bagged([BaggedLearner(learner, layer_folds, self._columns(learner, groups, X.shape[1], n_previous))
+                                     for learner in learners], inputs, y, on_fold, sizes, times, self.jobs)
                 self.layers_.append(bagged)
                 oof = np.column_stack([b.oof_ for b in bagged])
                 if layer_folds is folds:

@@ -73,18 +73,6 @@ def test_user_temporal_tests_each_users_latest_ratings(movielens):
         assert abs((rows["part"] == 2).mean() - 0.2) < 0.05
 
 
-def test_the_latest_network_holdout_times_each_rating_by_its_place_among_its_users(movielens, tmp_path):
-    ratings = movielens.ratings
-    assert RatingsTask.row_times(config(tmp_path, "task=ratings"), ratings) is None     # random: a random tenth
-    times = RatingsTask.row_times(config(tmp_path, "task=ratings", "network_holdout=latest"), ratings)
-    for _, rows in ratings.assign(time=times).groupby("user"):
-        rows = rows.sort_values(["timestamp", "line"])
-        assert rows["time"].is_monotonic_increasing and rows["time"].iloc[-1] == 1.0   # the latest rating of each user is 1
-        np.testing.assert_allclose(rows["time"], np.arange(1, len(rows) + 1) / len(rows))
-    with pytest.raises(DataError, match="network_holdout=last: give latest or random"):
-        RatingsTask.row_times(config(tmp_path, "task=ratings", "network_holdout=last"), ratings)
-
-
 def test_a_refit_knows_the_validation_ratings_and_never_the_test_ones(movielens):
     ratings = movielens.ratings
     plain = make_split(ratings, "user_temporal")

@@ -77,17 +77,6 @@ class TargetSet:
     source: str            # where the values come from, for messages: "the 'votes' column"
 
 
-NETWORK_HOLDOUTS = ("latest", "random")
-
-
-def network_holdout(cfg) -> str:
-    """``network_holdout``: the training rows the networks stop early on, the latest (``Prepared.times``) or a random tenth."""
-    holdout = cfg.get("network_holdout", "random")   # a checkpoint saved before the key was fitted on the random tenth
-    if holdout not in NETWORK_HOLDOUTS:
-        raise DataError(f"network_holdout={holdout}: give {' or '.join(NETWORK_HOLDOUTS)} (the training rows the networks stop early on)")
-    return holdout
-
-
 class Task:
     """The plug-in contract. Subclasses set the class attributes and implement every method."""
 

@@ -24,7 +24,7 @@ from pel_torch.data.tourism import load_tourism
 from pel_torch.errors import DataError, PelError
 from pel_torch.features.targets import TargetScale
 from pel_torch.forecasting.metrics import METRICS, average, series_errors
-from pel_torch.tasks.base import Prepared, TargetSet, Task, network_holdout, refit_setting
+from pel_torch.tasks.base import Prepared, TargetSet, Task, refit_setting
 from pel_torch.tasks.genre_volume.data import genre_panel
 from pel_torch.tasks.genre_volume.pool import check_pool, pool_rows
 from pel_torch.tasks.genre_volume.windows import MIN_KNOWN, STATE_VERSION, STATISTICAL, WindowInputs, forecast_rows
@@ -50,6 +50,16 @@ class WindowSplit:
         refit = f", refit {len(self.refit):,}" if len(self.refit) else ""
         return (f"{self.kind} split: train {len(self.train):,}, validation {len(self.val):,}, test {len(self.test):,}{refit} "
                 "forecast rows")
+
+
+NETWORK_HOLDOUTS = ("latest", "random")
+
+
+def network_holdout(cfg) -> str:
+    holdout = cfg.get("network_holdout", "random")   # a checkpoint saved before the key was fitted on the random tenth
+    if holdout not in NETWORK_HOLDOUTS:
+        raise DataError(f"network_holdout={holdout}: give {' or '.join(NETWORK_HOLDOUTS)} (the training rows the networks stop early on)")
+    return holdout
 
 
 class GenreVolumeTask(Task):

@@ -12,7 +12,7 @@ from pel_torch.data.ratings import RatingsData
 from pel_torch.data.sources import load_films
 from pel_torch.errors import DataError
 from pel_torch.features.targets import TargetScale
-from pel_torch.tasks.base import Prepared, Task, TargetSet, network_holdout, refit_setting
+from pel_torch.tasks.base import Prepared, Task, TargetSet, refit_setting
 from pel_torch.tasks.ratings import prediction_rows
 from pel_torch.tasks.ratings.credits import join_credits
 from pel_torch.tasks.ratings.inputs import STATE_VERSION, RatingInputs
@@ -60,7 +60,6 @@ class RatingsTask(Task):
     main_target = "rating"
     pretraining_targets = ("rated",)
     prediction_columns = prediction_rows.OUTPUT_COLUMNS
-    config_keys = ("network_holdout",)
     input_version = STATE_VERSION
 
     def load(self, cfg) -> RatingsData:
@@ -82,7 +81,6 @@ class RatingsTask(Task):
 
     def prepare(self, cfg, inputs: RatingInputs | None = None) -> Prepared:
         data = self.load(cfg)
-        times = self.row_times(cfg, data.ratings)   # before the inputs, which take a while: a bad setting fails at once
         split = make_split(data.ratings, cfg.split.kind, seed=cfg.seed, val_fraction=cfg.split.val_fraction,
                            test_fraction=cfg.split.test_fraction, refit=refit_setting(cfg.split, "the training and validation ratings"))
         log.info(split.describe())
@@ -93,18 +91,7 @@ class RatingsTask(Task):
         raw = inputs.transform(data.ratings)
         ids = (data.ratings["user"] + ":" + data.ratings["item"]).to_numpy()
         return Prepared(data.ratings, split, inputs, raw, inputs.standardize(raw), ids, inputs.groups_, self.sizes(inputs),
-                        {"item": film_labels(inputs, data.items, data.ratings.iloc[split.known])}, times=times)
-
-    @staticmethod
-    def row_times(cfg, ratings: pd.DataFrame) -> np.ndarray | None:
-        """``network_holdout``: ``latest`` gives each rating its place among its user's ratings by time (then file
-        order), as a share of them: the networks then stop early on every user's latest training ratings, as
-        ``split=user_temporal`` tests them. ``random``: None (a random tenth)."""
-        if network_holdout(cfg) == "random":
-            return None
-        order = ratings.sort_values(["timestamp", "line"], na_position="first").index
-        place = pd.Series(np.arange(len(ratings)), index=order).groupby(ratings.loc[order, "user"]).rank()
-        return (place / ratings["user"].map(ratings["user"].value_counts())).loc[ratings.index].to_numpy(dtype=np.float64)
+                        {"item": film_labels(inputs, data.items, data.ratings.iloc[split.known])})
 
     @staticmethod
     def sizes(inputs: RatingInputs) -> dict[str, int]:

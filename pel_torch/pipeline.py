@@ -20,6 +20,8 @@ from pel_torch.threads import limit_threads
 def make_task(cfg: DictConfig) -> Task:
     """The task ``cfg.task`` names (its ``_target_``), with ``cfg.threads`` applied to every library."""
     limit_threads(cfg.threads)
+    if cfg.get("jobs", 1) < 1:   # refused here, before the data is read, not when the stack is built
+        raise PelError(f"jobs={cfg.jobs}: must be at least 1")
     return instantiate(cfg.task)
 
 

@@ -31,6 +31,7 @@ def test_evaluate_prints_the_test_metrics_of_the_newest_finetune_checkpoint(work
 @pytest.mark.parametrize("script, args, message", [
     ("train.py", ["stage=fly"], "error: unknown stage 'fly'"),
     ("train.py", ["task=weather", "stage=pretrain"], "error: unknown task 'weather'; choose one of: box_office"),
+    ("train.py", ["task=genre_volume", "stage=scratch", "jobs=0"], "error: jobs=0: must be at least 1"),
     ("evaluate.py", ["task=weather"], "error: unknown task 'weather'; choose one of: box_office"),
     ("evaluate.py", ["checkpoints_dir=/nonexistent"], "error: no finetune checkpoint under /nonexistent"),
     ("evaluate.py", ["ckpt_path=README.md"], "error: README.md: not a readable pel_torch checkpoint"),

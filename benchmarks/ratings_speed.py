@@ -77,10 +77,10 @@ def learner_milliseconds(model, raw: np.ndarray, repeats: int) -> dict[str, floa
     x, timings = torch.from_numpy(raw[:LARGE_BATCH_SIZE]), {}
     with torch.inference_mode():
         for member_name, member in zip(names, members):
-            stack = member.stack
-            z = stack.standardize(member.stack_inputs(x)).to(stack.head.weights.dtype)
+            stack, raw_inputs = member.stack, member.stack_inputs(x)
+            z = stack.standardize(raw_inputs).to(stack.head.weights.dtype)
             inputs = z
-            for depth, (layer, outputs) in enumerate(zip(stack.layers, stack.layer_outputs(member.stack_inputs(x))), start=1):
+            for depth, (layer, outputs) in enumerate(zip(stack.layers, stack.layer_outputs(raw_inputs)), start=1):
                 for name, bagged in zip(layer.names, layer.learners):
                     bagged(inputs)   # warm-up
                     seconds = []

@@ -12,6 +12,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 
 from pel_torch.errors import PelError
 from pel_torch.learners import make_learner
+from pel_torch.learners.bagging import check_jobs
 from pel_torch.learners.stacking import StackedEnsemble
 from pel_torch.tasks.base import Task
 from pel_torch.threads import limit_threads
@@ -20,8 +21,7 @@ from pel_torch.threads import limit_threads
 def make_task(cfg: DictConfig) -> Task:
     """The task ``cfg.task`` names (its ``_target_``), with ``cfg.threads`` applied to every library."""
     limit_threads(cfg.threads)
-    if cfg.get("jobs", 1) < 1:   # refused here, before the data is read, not when the stack is built
-        raise PelError(f"jobs={cfg.jobs}: must be at least 1")
+    check_jobs(cfg.get("jobs", 1))   # here, before the data is read, not when the stack is built
     return instantiate(cfg.task)
 
 

@@ -57,6 +57,13 @@ class BaggedLearner:
         return X if self.columns is None else X[:, self.columns]
 
 
+def check_jobs(jobs: int) -> int:
+    """``jobs``, refused in one line below 1 (joblib would read 0 as an error and -1 as every core)."""
+    if jobs < 1:
+        raise PelError(f"jobs={jobs}: must be at least 1")
+    return jobs
+
+
 def fit_fold(learner: Learner, X, y, train, held_out, sizes, times) -> tuple[Learner, np.ndarray, float]:
     """One fold: the model fitted on ``train``, its predictions of ``held_out`` and the seconds it took.
     A function of its arguments alone, so a worker process can run it."""

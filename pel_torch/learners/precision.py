@@ -1,6 +1,14 @@
-"""Fitted torch models that keep the precision they were fitted in."""
+"""Fitted torch models that keep the precision they were fitted in, and the calls that only predict."""
 
+import torch
 from torch import nn
+
+
+def only_predicting() -> bool:
+    """Whether this forward only predicts: no gradient is recorded and nothing is compiled or traced for export.
+    Only then may a module read its weights' values to skip work (a zero-weight learner, sums kept between batches):
+    a fit needs the gradients, and a trace would bake those values in."""
+    return not (torch.is_grad_enabled() or torch.compiler.is_compiling() or torch.compiler.is_exporting())
 
 
 class FixedPrecision(nn.Module):

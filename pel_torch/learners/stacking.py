@@ -10,7 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from pel_torch.errors import PelError
-from pel_torch.learners.bagging import BaggedLearner, fit_bagged, fold_indices
+from pel_torch.learners.bagging import BaggedLearner, check_jobs, fit_bagged, fold_indices
 from pel_torch.learners.base import Learner
 from pel_torch.learners.selection import ensemble_selection, grouped_selection, one_hot_group, weighted
 from pel_torch.metrics import r2_score
@@ -44,9 +44,7 @@ class StackedEnsemble:
                  last_layer: str = "bagged", jobs: int = 1):
         if last_layer not in LAST_LAYERS:
             raise PelError(f"stack.last_layer={last_layer}: give {' or '.join(LAST_LAYERS)}")
-        if jobs < 1:
-            raise PelError(f"jobs={jobs}: must be at least 1")
-        self.jobs = jobs
+        self.jobs = check_jobs(jobs)
         self.layers = layers
         self.last_layer = last_layer
         self.head_groups = head_groups

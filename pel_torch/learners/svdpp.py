@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from pel_torch.learners.matrix_factorization import MatrixFactorization, MatrixFactorizationLearner, id_embedding, known
+from pel_torch.learners.precision import only_predicting
 
 
 class SVDpp(MatrixFactorization):
@@ -36,7 +37,7 @@ class SVDpp(MatrixFactorization):
         """``(n_users, dim)``: every user's ``|N(u)|^-1/2 * sum y_j``. Predicting, it is kept until a tensor it
         reads changes: batch after batch would otherwise sum every user's films again (a third of SVD++'s
         prediction time). Fitting, compiling and exporting compute it each time, so gradients flow through it."""
-        if torch.is_grad_enabled() or torch.compiler.is_compiling() or torch.compiler.is_exporting():
+        if not only_predicting():
             return self._implicit_vectors()
         tensors = (self.implicit.weight, self.rated_items, self.rated_offsets)
         if any(tensor.is_inference() for tensor in tensors):   # made in inference mode: no version to check

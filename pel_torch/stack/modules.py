@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from pel_torch.learners.precision import only_predicting
+
 
 def _float64_bits(values) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64).view(np.int64).copy())
@@ -108,7 +110,7 @@ class EnsembleSelection(nn.Module):
         """Per model, whether to compute it; None: every one. Predicting, a model no row's weights give more than 0
         is skipped: ensemble selection often leaves several at 0. Fine-tuning runs them all, since a weight at 0 may
         grow; tracing for export does too, as the choice reads the weights' values."""
-        if torch.is_grad_enabled() or torch.compiler.is_compiling() or torch.compiler.is_exporting():
+        if not only_predicting():
             return None
         return (self.normalised_weights().reshape(-1, self.weights.shape[-1]) > 0).any(dim=0).tolist()
 

@@ -57,6 +57,7 @@ SMALL = {  # quick settings: the contract under test is parity, not accuracy
     "mf": {"max_epochs": 3, "dim": 8},
     "svdpp": {"max_epochs": 3, "dim": 8},
     "neumf": {"max_epochs": 3, "dim": 8, "hidden": (16,)},
+    "autorec": {"max_epochs": 3, "hidden": 8},
     "lstm": {"max_epochs": 2, "dim": 8, "hidden": 8},
     "cnn": {"max_epochs": 2, "dim": 8, "hidden": 8},
     "window_lstm": {"max_epochs": 2, "hidden": (8, 4)},

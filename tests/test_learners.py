@@ -50,7 +50,7 @@ def test_registry_rejects_duplicates_and_unknown_names():
         _registry(MeanLearner, MeanLearner)
     with pytest.raises(PelError, match="unknown learner 'svm'"):
         make_learner("svm")
-    assert set(LEARNERS) == {"catboost", "random_forest", "lightgbm", "xgboost", "neural_net", "extra_trees", "linear", "mf", "svdpp", "neumf", "lstm", "cnn",
+    assert set(LEARNERS) == {"catboost", "random_forest", "lightgbm", "xgboost", "neural_net", "extra_trees", "linear", "mf", "svdpp", "neumf", "autorec", "lstm", "cnn",
                               "window_lstm", "nbeats", "theta", "ets", "seasonal_naive"}
 
 
@@ -212,28 +212,83 @@ def test_the_holdout_of_rows_with_times_is_the_latest_and_every_training_target_
     assert network.times_ is None   # read by the fit alone
 
 
-def test_svdpp_keeps_its_implicit_sums_while_predicting_and_recomputes_them_when_a_weight_changes():
+def _svdpp(seed):
     from pel_torch.learners.svdpp import SVDpp
 
-    def fitted(seed):
-        torch.manual_seed(seed)
-        module = SVDpp(n_users=4, n_items=5, dim=3, n_rated=6)
-        module.set_rated(np.array([1, 1, 2, 3, 3, 3]), np.array([1, 2, 2, 1, 3, 4]))
-        return module
+    torch.manual_seed(seed)
+    module = SVDpp(n_users=4, n_items=5, dim=3, n_rated=6)
+    module.set_rated(np.array([1, 1, 2, 3, 3, 3]), np.array([1, 2, 2, 1, 3, 4]))
+    return module, module.implicit.weight
 
-    module, other = fitted(0), fitted(1)
+
+def _autorec(seed):
+    from pel_torch.learners.autorec import ItemAutoRec
+
+    torch.manual_seed(seed)
+    module = ItemAutoRec(n_users=4, n_items=5, hidden=3, n_rated=6)
+    module.set_ratings(np.array([1, 1, 2, 3, 3, 3]), np.array([1, 2, 2, 1, 3, 4]), np.array([1.0, 2, 3, 4, 5, 1]))
+    return module, module.encoder.weight
+
+
+@pytest.mark.parametrize("fitted", [_svdpp, _autorec], ids=["svdpp", "autorec"])
+def test_what_a_module_derives_from_its_weights_is_kept_while_predicting_and_recomputed_when_a_weight_changes(fitted):
+    (module, weight), (other, _) = fitted(0), fitted(1)
     x = torch.tensor([[0.0, 1, 2], [0.0, 3, 4], [0.0, 2, 1]], dtype=torch.float64)
     with torch.no_grad():
         kept = module(x)
-        assert torch.equal(module(x), kept) and module._implicit_cache is not None
+        assert torch.equal(module(x), kept) and module._kept is not None
     assert torch.equal(module(x).detach(), kept)           # with gradients it is computed afresh: the same values
     with torch.no_grad():
-        module.implicit.weight.add_(0.5)                    # what an optimiser step does
+        weight.add_(0.5)                                    # what an optimiser step does
         moved = module(x)
     assert not torch.equal(moved, kept) and torch.equal(moved, module(x).detach())
     module.load_state_dict(other.state_dict())
     with torch.inference_mode():
         assert torch.equal(module(x), other(x))
+
+
+def test_autorec_codes_each_film_from_its_ratings_and_knows_no_one_it_was_not_fitted_on():
+    from pel_torch.learners.autorec import bag_members
+
+    module, _ = _autorec(0)
+    codes = module.item_codes().detach()
+    by_hand = torch.sigmoid(1.0 * module.encoder.weight[1] + 4.0 * module.encoder.weight[3] + module.encoder_bias)   # film 1
+    torch.testing.assert_close(codes[1], by_hand.detach())
+    torch.testing.assert_close(codes[0], torch.sigmoid(module.encoder_bias).detach())    # the unknown film: no ratings
+    with torch.no_grad():
+        module.bias.fill_(0.7)
+        unknown_user = module(torch.tensor([[0.0, 0, 2], [0.0, 9, 2]]))                     # 0, and past the table
+    np.testing.assert_allclose(unknown_user.numpy(), 0.7)
+    positions, bag = bag_members(module.rated_offsets, torch.tensor([3, 1]))
+    assert module.rated_users[positions].tolist() == [3, 1, 3] and bag.tolist() == [0, 1, 1]
+
+
+def test_autorec_reads_ratings_as_steps_above_an_unrated_zero():
+    from pel_torch.learners.autorec import rating_levels
+
+    stars = np.array([1.0, 2, 3, 4, 5, 3])
+    np.testing.assert_allclose(rating_levels((stars - 3.53) / 1.126), stars)
+    half_stars = np.array([0.5, 1.0, 4.5, 5.0])
+    np.testing.assert_allclose(rating_levels((half_stars - 3.0) / 1.1), [1, 2, 9, 10])
+    assert rating_levels(np.linspace(0, 1, 1000)).max() == pytest.approx(51)   # no finer than a fiftieth of the range
+    np.testing.assert_array_equal(rating_levels(np.full(3, 0.2)), 1.0)
+
+
+def test_autorec_trains_without_the_ratings_it_stops_on_and_keeps_every_fitted_one(id_rows, monkeypatch):
+    from conftest import SMALL
+    from pel_torch.learners import autorec, early_stopping
+
+    X, y, groups, sizes = id_rows
+    X = X[:, np.concatenate([groups["user"], groups["item"]])]
+    seen = []
+
+    def recording(module, *args, **kwargs):
+        seen.append(len(module.rated_users))   # a held-out rating the codes read is one the network could copy
+        return early_stopping.train_early_stopped(module, *args, **kwargs)
+
+    monkeypatch.setattr(autorec, "train_early_stopped", recording)
+    learner = make_learner("autorec", SMALL["autorec"], seed=0).fit(X[:600], y[:600], sizes)
+    assert seen == [540] and len(learner.model_.rated_users) == 600 and learner.model_.spec()["n_rated"] == 600
 
 
 def test_fits_in_two_worker_processes_make_the_same_stack_as_one(id_rows):

@@ -1,5 +1,6 @@
 """The explicit registry of learners, keyed by the names configs use."""
 
+from pel_torch.learners.autorec import AutoRecLearner
 from pel_torch.learners.base import Learner
 from pel_torch.learners.forecasting import ETSLearner, SeasonalNaiveLearner, ThetaLearner, WindowLSTMLearner
 from pel_torch.learners.linear import LinearLearner
@@ -24,7 +25,7 @@ def _registry(*classes: type[Learner]) -> dict[str, type[Learner]]:
 
 
 LEARNERS = _registry(CatBoostLearner, RandomForestLearner, LightGBMLearner, XGBoostLearner, NeuralNetLearner, ExtraTreesLearner,
-                     LinearLearner, MatrixFactorizationLearner, SVDppLearner, NeuMFLearner, SequenceLearner, ConvolutionLearner,
+                     LinearLearner, MatrixFactorizationLearner, SVDppLearner, NeuMFLearner, AutoRecLearner, SequenceLearner, ConvolutionLearner,
                      WindowLSTMLearner, NBeatsLearner, ThetaLearner, ETSLearner, SeasonalNaiveLearner)
 PAPER_LAYER = ("catboost", "random_forest", "lightgbm", "xgboost", "neural_net")
 

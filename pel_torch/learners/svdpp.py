@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 from pel_torch.learners.matrix_factorization import MatrixFactorization, MatrixFactorizationLearner, id_embedding, known
-from pel_torch.learners.precision import only_predicting
+from pel_torch.learners.precision import KeptWhilePredicting
 
 
-class SVDpp(MatrixFactorization):
+class SVDpp(KeptWhilePredicting, MatrixFactorization):
     def __init__(self, n_users: int, n_items: int, dim: int = 64, n_rated: int = 0):
         super().__init__(n_users, n_items, dim)
         self.implicit = id_embedding(n_items, dim, 0.05)
@@ -34,24 +34,9 @@ class SVDpp(MatrixFactorization):
         return self.user_factors(users) + self.implicit_vectors()[users]
 
     def implicit_vectors(self) -> torch.Tensor:
-        """``(n_users, dim)``: every user's ``|N(u)|^-1/2 * sum y_j``. Predicting, it is kept until a tensor it
-        reads changes: batch after batch would otherwise sum every user's films again (a third of SVD++'s
-        prediction time). Fitting, compiling and exporting compute it each time, so gradients flow through it."""
-        if not only_predicting():
-            return self._implicit_vectors()
-        tensors = (self.implicit.weight, self.rated_items, self.rated_offsets)
-        if any(tensor.is_inference() for tensor in tensors):   # made in inference mode: no version to check
-            return self._implicit_vectors()
-        # An optimiser step or load_state_dict bumps a version; a move or a new tensor changes the storage.
-        key = tuple((tensor.data_ptr(), tensor._version) for tensor in tensors)
-        cached = getattr(self, "_implicit_cache", None)
-        if cached is None or cached[0] != key or any(a is not b for a, b in zip(cached[1], tensors)):
-            self._implicit_cache = (key, tensors, self._implicit_vectors())
-        return self._implicit_cache[2]
-
-    def _apply(self, fn, recurse=True):
-        self._implicit_cache = None
-        return super()._apply(fn, recurse)
+        """``(n_users, dim)``: every user's ``|N(u)|^-1/2 * sum y_j``, kept between batches while predicting (a third of
+        SVD++'s prediction time)."""
+        return self.kept(self._implicit_vectors, (self.implicit.weight, self.rated_items, self.rated_offsets))
 
     def _implicit_vectors(self) -> torch.Tensor:
         counts = (self.rated_offsets[1:] - self.rated_offsets[:-1]).to(self.implicit.weight.dtype)          # (n_users,)

@@ -58,6 +58,7 @@ SMALL = {  # quick settings: the contract under test is parity, not accuracy
     "svdpp": {"max_epochs": 3, "dim": 8},
     "neumf": {"max_epochs": 3, "dim": 8, "hidden": (16,)},
     "autorec": {"max_epochs": 3, "hidden": 8},
+    "bpmf": {"sweeps": 4, "burn_in": 1, "dim": 4, "rank": 8},
     "lstm": {"max_epochs": 2, "dim": 8, "hidden": 8},
     "cnn": {"max_epochs": 2, "dim": 8, "hidden": 8},
     "window_lstm": {"max_epochs": 2, "hidden": (8, 4)},

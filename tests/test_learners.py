@@ -50,7 +50,7 @@ def test_registry_rejects_duplicates_and_unknown_names():
         _registry(MeanLearner, MeanLearner)
     with pytest.raises(PelError, match="unknown learner 'svm'"):
         make_learner("svm")
-    assert set(LEARNERS) == {"catboost", "random_forest", "lightgbm", "xgboost", "neural_net", "extra_trees", "linear", "mf", "svdpp", "neumf", "autorec", "lstm", "cnn",
+    assert set(LEARNERS) == {"catboost", "random_forest", "lightgbm", "xgboost", "neural_net", "extra_trees", "linear", "mf", "svdpp", "neumf", "autorec", "bpmf", "lstm", "cnn",
                               "window_lstm", "nbeats", "theta", "ets", "seasonal_naive"}
 
 
@@ -308,3 +308,34 @@ def test_fits_in_two_worker_processes_make_the_same_stack_as_one(id_rows):
     np.testing.assert_array_equal(serial.predict(X[600:]), parallel.predict(X[600:]))
     with pytest.raises(PelError, match="jobs=0"):
         StackedEnsemble(layers=[[MeanLearner()]], jobs=0)
+
+
+def test_leading_factors_are_the_product_factored_exactly_or_its_best_low_rank_approximation():
+    from pel_torch.learners.bayesian_mf import leading_factors
+
+    rng = np.random.default_rng(0)
+    left, right = torch.from_numpy(rng.normal(size=(12, 6))), torch.from_numpy(rng.normal(size=(9, 6)))
+    product = left @ right.T
+    a, b = leading_factors(left, right, rank=100)
+    torch.testing.assert_close(a @ b.T, product)
+    a, b = leading_factors(left, right, rank=2)
+    u, singular, vh = torch.linalg.svd(product)
+    torch.testing.assert_close(a @ b.T, (u[:, :2] * singular[:2]) @ vh[:2])
+    assert a.shape == (12, 2) and b.shape == (9, 2)
+
+
+def test_bayesian_mf_recovers_held_out_ratings_of_a_low_rank_matrix_and_knows_no_one_it_never_saw():
+    rng = np.random.default_rng(0)
+    n_users, n_items = 40, 50
+    user, item = rng.integers(1, n_users, 1500), rng.integers(1, n_items, 1500)    # the last user and film are never rated
+    truth = rng.normal(size=(n_users + 1, 2)) @ rng.normal(size=(n_items + 1, 2)).T
+    y = truth[user, item] + 0.1 * rng.normal(size=1500)
+    X = np.column_stack([user, item]).astype(np.float32)
+    learner = make_learner("bpmf", {"dim": 4, "sweeps": 60, "burn_in": 10, "rank": 8}, seed=0).fit(X[:1200], y[:1200],
+                                                                                                    {"user": n_users + 1, "item": n_items + 1})
+    error = learner.predict(X[1200:]) - y[1200:]
+    assert np.sqrt(np.mean(error ** 2)) < 0.35 * np.std(y[1200:])
+    never = learner.predict(np.array([[n_users, 1], [1, n_items], [0, 0]], dtype=np.float32))
+    np.testing.assert_allclose(never, np.mean(y[:1200]), rtol=1e-6)
+    with pytest.raises(PelError, match="burn_in"):
+        make_learner("bpmf", {"sweeps": 5, "burn_in": 5}).fit(X, y, {"user": n_users + 1, "item": n_items + 1})

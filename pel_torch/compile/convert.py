@@ -25,7 +25,7 @@ CONVERTERS = {
     **{name: (lambda learner, parse=parse: tree_module(parse(learner))) for name, parse in TREE_PARSERS.items()},
     "catboost": lambda learner: ObliviousEnsemble.from_arrays(parse_catboost(learner.model_)),
     # Networks, embeddings and the linear model are torch modules already; a copy keeps later fine-tuning off the fitted learner.
-    **{name: (lambda learner: copy.deepcopy(learner.model_).eval()) for name in ("neural_net", "linear", "mf", "svdpp", "neumf", "autorec", "lstm", "cnn",
+    **{name: (lambda learner: copy.deepcopy(learner.model_).eval()) for name in ("neural_net", "linear", "mf", "svdpp", "neumf", "autorec", "bpmf", "lstm", "cnn",
                                                                              "window_lstm", "nbeats", "theta", "ets", "seasonal_naive")},
 }
 

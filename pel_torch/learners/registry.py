@@ -2,6 +2,7 @@
 
 from pel_torch.learners.autorec import AutoRecLearner
 from pel_torch.learners.base import Learner
+from pel_torch.learners.bayesian_mf import BayesianMFLearner
 from pel_torch.learners.forecasting import ETSLearner, SeasonalNaiveLearner, ThetaLearner, WindowLSTMLearner
 from pel_torch.learners.linear import LinearLearner
 from pel_torch.learners.matrix_factorization import MatrixFactorizationLearner
@@ -25,7 +26,7 @@ def _registry(*classes: type[Learner]) -> dict[str, type[Learner]]:
 
 
 LEARNERS = _registry(CatBoostLearner, RandomForestLearner, LightGBMLearner, XGBoostLearner, NeuralNetLearner, ExtraTreesLearner,
-                     LinearLearner, MatrixFactorizationLearner, SVDppLearner, NeuMFLearner, AutoRecLearner, SequenceLearner, ConvolutionLearner,
+                     LinearLearner, MatrixFactorizationLearner, SVDppLearner, NeuMFLearner, AutoRecLearner, BayesianMFLearner, SequenceLearner, ConvolutionLearner,
                      WindowLSTMLearner, NBeatsLearner, ThetaLearner, ETSLearner, SeasonalNaiveLearner)
 PAPER_LAYER = ("catboost", "random_forest", "lightgbm", "xgboost", "neural_net")
 

@@ -24,8 +24,10 @@ from pel_torch.tasks.ratings import RatingsTask
 from pel_torch.tasks.ratings.inputs import RatingInputs
 from pel_torch.tasks.ratings.splits import make_split
 
-TINY_RATINGS = ["task=ratings", "data=interactions", "stack.n_folds=2", "stack.layers=[[mf,lstm,lightgbm],[linear]]",
+TINY_RATINGS = ["task=ratings", "data=interactions", "stack.n_folds=2", "stack.layers=[[mf,lstm,autorec,bpmf,lightgbm],[linear]]",
                 "++stack.learners.mf.max_epochs=2", "++stack.learners.lstm.max_epochs=1", "++stack.learners.lstm.hidden=8",
+                "++stack.learners.autorec.max_epochs=2", "++stack.learners.autorec.hidden=8", "++stack.learners.bpmf.sweeps=3",
+                "++stack.learners.bpmf.burn_in=1", "++stack.learners.bpmf.dim=4", "++stack.learners.bpmf.rank=8",
                 "++stack.learners.lightgbm.n_estimators=20", "features.history_length=5", "finetune.max_epochs=1"]
 
 
@@ -134,10 +136,10 @@ def test_scratch_evaluate_and_predict_with_unknown_users_and_films(small_file, t
     task = RatingsTask()
     result = scratch(_config(tmp_path, small_file, "stage=scratch", "split=global_temporal"))
     checkpoint = load_checkpoint(result.checkpoint, task)
-    assert checkpoint.spec["task"] == "ratings" and checkpoint.model.member("scratch").stack.layers[0].names == ["mf", "lstm", "lightgbm"]
+    assert checkpoint.spec["task"] == "ratings" and checkpoint.model.member("scratch").stack.layers[0].names == ["mf", "lstm", "autorec", "bpmf", "lightgbm"]
     # Film vectors of MF and the LSTM in TensorBoard's projector, one labelled row per film the training ratings showed.
     projector = "".join(p.read_text() for p in tmp_path.rglob("projector_config.pbtxt"))
-    assert "scratch/scratch/layer 1 mf/item" in projector and "scratch/scratch/layer 1 lstm/item" in projector
+    assert all(f"scratch/scratch/layer 1 {name}/item" in projector for name in ("mf", "lstm", "autorec", "bpmf"))
     metadata = next(tmp_path.rglob("metadata.tsv")).read_text().splitlines()
     assert metadata[0] == "film\ttraining ratings" and len(metadata) == 1 + len(checkpoint.inputs.items_)
     metrics = evaluate_checkpoint(_config(tmp_path, small_file, "split=global_temporal", name="evaluate"), task, checkpoint)

@@ -72,7 +72,7 @@ SMALL = {  # quick settings: the contract under test is parity, not accuracy
 @pytest.fixture(scope="session")
 def id_rows():
     """Synthetic rows for learners that read ids and histories, or forecast windows:
-    (X (n, 2 + 3k + lags + horizon + 3) float32, y, groups, sizes)."""
+    (X (n, 2 + 3k + lags + horizon + 4) float32, y, groups, sizes)."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -82,11 +82,12 @@ def id_rows():
     y = rng.normal(size=users + 1)[user] + rng.normal(size=items + 1)[item] + 0.3 * rng.normal(size=n)
     window, step = rng.normal(size=(n, lags)) + y[:, None], np.eye(horizon)[rng.integers(0, horizon, n)]
     forecasts = y[:, None] + rng.normal(size=(n, 3))   # what theta, seasonal naive and ets would have said
-    X = np.column_stack([user, item, history, window, step, forecasts]).astype(np.float32)
+    day = 10_000 + rng.integers(0, 15, n)               # days since 1970, as the ratings task gives them
+    X = np.column_stack([user, item, history, window, step, forecasts, day]).astype(np.float32)
     width = 2 + 3 * k
     groups = {"user": np.array([0]), "item": np.array([1]), "history": np.arange(2, width), "window": width + np.arange(lags),
               "step": width + lags + np.arange(horizon), "theta": np.array([width + lags + horizon]),
-              "seasonal_naive": np.array([width + lags + horizon + 1]), "ets": np.array([width + lags + horizon + 2])}
+              "seasonal_naive": np.array([width + lags + horizon + 1]), "ets": np.array([width + lags + horizon + 2]), "day": np.array([width + lags + horizon + 3])}
     return X, y, groups, {"user": users + 1, "item": items + 1, "history": k, "lags": lags, "horizon": horizon}
 
 

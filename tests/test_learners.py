@@ -330,12 +330,37 @@ def test_bayesian_mf_recovers_held_out_ratings_of_a_low_rank_matrix_and_knows_no
     user, item = rng.integers(1, n_users, 1500), rng.integers(1, n_items, 1500)    # the last user and film are never rated
     truth = rng.normal(size=(n_users + 1, 2)) @ rng.normal(size=(n_items + 1, 2)).T
     y = truth[user, item] + 0.1 * rng.normal(size=1500)
-    X = np.column_stack([user, item]).astype(np.float32)
+    X = np.column_stack([np.full(1500, -1), user, item]).astype(np.float32)     # undated: no day biases
     learner = make_learner("bpmf", {"dim": 4, "sweeps": 60, "burn_in": 10, "rank": 8}, seed=0).fit(X[:1200], y[:1200],
                                                                                                     {"user": n_users + 1, "item": n_items + 1})
+    assert len(learner.model_.day_keys) == 0
     error = learner.predict(X[1200:]) - y[1200:]
     assert np.sqrt(np.mean(error ** 2)) < 0.35 * np.std(y[1200:])
-    never = learner.predict(np.array([[n_users, 1], [1, n_items], [0, 0]], dtype=np.float32))
+    never = learner.predict(np.array([[-1, n_users, 1], [-1, 1, n_items], [-1, 0, 0]], dtype=np.float32))
     np.testing.assert_allclose(never, np.mean(y[:1200]), rtol=1e-6)
     with pytest.raises(PelError, match="burn_in"):
         make_learner("bpmf", {"sweeps": 5, "burn_in": 5}).fit(X, y, {"user": n_users + 1, "item": n_items + 1})
+
+
+def test_bayesian_mf_learns_each_users_day_and_adds_nothing_on_a_day_it_never_saw():
+    """Ratings of one user on one day share an offset: held-out ratings on the fitted days are predicted better with
+    their days than without, and a day without fitted ratings of that user predicts as if undated."""
+    rng = np.random.default_rng(1)
+    n_users, n_items, n = 30, 40, 3000
+    user, item, day = rng.integers(1, n_users + 1, n), rng.integers(1, n_items + 1, n), 10_000 + rng.integers(0, 4, n)
+    mood = rng.normal(scale=0.8, size=(n_users + 1, 4))
+    y = rng.normal(size=n_users + 1)[user] + rng.normal(size=n_items + 1)[item] + mood[user, day - 10_000] + 0.2 * rng.normal(size=n)
+    sizes, settings = {"user": n_users + 1, "item": n_items + 1}, {"dim": 3, "sweeps": 40, "burn_in": 10, "rank": 8}
+
+    def held_out_rmse(days):
+        X = np.column_stack([days, user, item]).astype(np.float32)
+        learner = make_learner("bpmf", settings, seed=0).fit(X[:2500], y[:2500], sizes)
+        return np.sqrt(np.mean((learner.predict(X[2500:]) - y[2500:]) ** 2)), learner, X
+
+    dated, learner, X = held_out_rmse(day)
+    undated, _, _ = held_out_rmse(np.full(n, -1))
+    assert dated < 0.6 * undated
+    assert len(learner.model_.day_keys) == len(set(zip(user[:2500], day[:2500])))
+    other_day, no_day = X[2500:].copy(), X[2500:].copy()
+    other_day[:, 0], no_day[:, 0] = 20_000, -1
+    np.testing.assert_array_equal(learner.predict(other_day), learner.predict(no_day))

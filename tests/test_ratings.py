@@ -104,6 +104,11 @@ def test_inputs_read_only_the_users_training_ratings_strictly_before(movielens):
         assert raw[row, names.index("user_prior_ratings")] == pytest.approx(np.log1p(len(earlier)))
         centred = earlier["rating"].to_numpy() - inputs.mean_rating_
         assert raw[row, names.index("user_mean_rating")] == pytest.approx(centred.sum() / (len(earlier) + 5.0))
+    day = raw[:, inputs.groups_["day"][0]]
+    np.testing.assert_array_equal(day, ratings["timestamp"].to_numpy() // 86400)        # whole UTC days since 1970
+    undated = inputs.transform(pd.DataFrame({"user": ratings["user"].head(2), "item": ratings["item"].head(2)}))
+    np.testing.assert_array_equal(undated[:, inputs.groups_["day"][0]], -1)
+    assert names[-1] == "day" and sorted(np.concatenate(list(inputs.groups_.values()))) == list(range(len(names)))
     arrays, spec = inputs.state()
     np.testing.assert_array_equal(RatingInputs.from_state(arrays, spec).transform(ratings), raw)
 

@@ -4,6 +4,7 @@ from torch import nn
 
 from pel_torch.compile.tree_modules import ObliviousEnsemble, PerfectTreeEnsemble, TreeEnsemble
 from pel_torch.learners.autorec import ItemAutoRec
+from pel_torch.learners.bayesian_mf import DayBiasedMF
 from pel_torch.learners.forecasting import ColumnForecast, WindowLSTM
 from pel_torch.learners.linear import LinearModel
 from pel_torch.learners.matrix_factorization import MatrixFactorization
@@ -16,7 +17,7 @@ from pel_torch.stack.blend import Blend, ScaledStack
 from pel_torch.stack.modules import BaggedModule, EnsembleSelection, Stack, StackLayer, Standardize
 
 LEAF_MODULES = {cls.__name__: cls for cls in (TreeEnsemble, PerfectTreeEnsemble, ObliviousEnsemble, TabularMLP, LinearModel,
-                                               MatrixFactorization, SVDpp, NeuMF, ItemAutoRec, SequenceRegressor, WindowLSTM, NBeats,
+                                               MatrixFactorization, DayBiasedMF, SVDpp, NeuMF, ItemAutoRec, SequenceRegressor, WindowLSTM, NBeats,
                                                ColumnForecast)}
 
 

@@ -9,7 +9,10 @@ Columns, in order (``groups_``):
 - ``features``: what trees read. The user's and the film's count and smoothed mean rating over
   training ratings strictly before this one (never the rating itself), the user's age, gender and
   occupation, the film's genres and year, the rating's date and the film's age at it; with a film
-  table joined (``credits.py``), the same count and mean over the film's directors, writers and cast.
+  table joined (``credits.py``), the same count and mean over the film's directors, writers and cast;
+- ``day`` (1): the rating's day, whole days since 1970-01-01 UTC, -1 where it has no timestamp: for
+  models of what a user felt on one day (a day's ratings run high or low together). Kept whole so it
+  is exact in float32.
 "Before" is time, then file order; a rating without a timestamp sits at its place in the file,
 and a pair to predict without one comes after every training rating. Only the ratings ``fit`` is given
 ever enter history or statistics (the training ones, and the validation ones where the members are refitted
@@ -27,7 +30,7 @@ from pel_torch.tasks.ratings.credits import CreditStatistics
 
 LINE_BITS = 27          # file order inside one second of time: up to 134M ratings
 SECONDS_PER_DAY = 86400.0
-STATE_VERSION = 1
+STATE_VERSION = 2   # 2: the day group
 
 
 def order_keys(timestamps: np.ndarray, lines: np.ndarray) -> np.ndarray:
@@ -80,16 +83,16 @@ class RatingInputs:
     @property
     def groups_(self) -> dict[str, np.ndarray]:
         width = 3 * self.history_length
-        n_features = len(self.feature_names_) - 2 - width
-        bounds = np.cumsum([0, 1, 1, width, n_features])
-        return {name: np.arange(bounds[k], bounds[k + 1]) for k, name in enumerate(("user", "item", "history", "features"))}
+        n_features = len(self.feature_names_) - 3 - width
+        bounds = np.cumsum([0, 1, 1, width, n_features, 1])
+        return {name: np.arange(bounds[k], bounds[k + 1]) for k, name in enumerate(("user", "item", "history", "features", "day"))}
 
     @property
     def feature_names_(self) -> list[str]:
         steps = [f"history_{what}_{k}" for what in ("item", "rating", "days_ago") for k in range(self.history_length)]
         stats = [f"{who}_{what}" for who in ("user", "item") for what in ("prior_ratings", "mean_rating")]
         credits = self.credits_.names() if self.credits_ is not None else []
-        return ["user", "item", *steps, *stats, "rating_year", "days_since_previous", *self.side_.names(), *credits]
+        return ["user", "item", *steps, *stats, "rating_year", "days_since_previous", *self.side_.names(), *credits, "day"]
 
     def transform(self, ratings: pd.DataFrame) -> np.ndarray:
         """``ratings``: rows with ``user``, ``item`` and optionally ``timestamp``, ``line``; ``(n, n_inputs)`` float64."""
@@ -100,6 +103,7 @@ class RatingInputs:
         else:  # a pair to predict: after every training rating of an earlier second, or after all if undated
             position = np.where(np.isnan(times), len(self.train_keys_),
                                 np.searchsorted(self.train_keys_, order_keys(times, np.zeros(n, dtype=np.int64))))
+        day = np.where(np.isnan(times), -1.0, np.floor(times / SECONDS_PER_DAY))
         times = np.where(np.isnan(times), self.latest_time_, times)   # undated: as of the latest training rating
         user, item = self._index(ratings["user"], self.users_), self._index(ratings["item"], self.items_)
         steps, present = self.recent_.query(np.where(user > 0, user, -1), position)          # (n, k, 3)
@@ -109,7 +113,7 @@ class RatingInputs:
         stats = [self._smoothed(history, ids, position) for history, ids in ((self.user_history_, user), (self.item_history_, item))]
         credits = [self.credits_.transform(ratings["item"], position)] if self.credits_ is not None else []
         return np.column_stack([user, item, steps[:, :, 0], steps[:, :, 1], ago, *stats,
-                                _year(times), since_previous, self.side_.transform(ratings, times), *credits]).astype(np.float64)
+                                _year(times), since_previous, self.side_.transform(ratings, times), *credits, day]).astype(np.float64)
 
     def standardize(self, raw: np.ndarray) -> np.ndarray:
         return ((raw - self.mean_) / self.std_).astype(np.float32)

@@ -364,3 +364,36 @@ def test_bayesian_mf_learns_each_users_day_and_adds_nothing_on_a_day_it_never_sa
     other_day, no_day = X[2500:].copy(), X[2500:].copy()
     other_day[:, 0], no_day[:, 0] = 20_000, -1
     np.testing.assert_array_equal(learner.predict(other_day), learner.predict(no_day))
+
+
+def test_implicit_features_are_each_users_rated_films_over_the_root_of_their_count_among_the_most_rated():
+    from scipy import sparse
+
+    from pel_torch.learners.bpmf_sampler import implicit_features
+
+    rated = sparse.csr_matrix(np.array([[1, 1, 0, 1], [0, 1, 0, 1], [0, 0, 0, 1], [0, 0, 0, 0]], dtype=float))
+    np.testing.assert_allclose(implicit_features(rated, 10).toarray(), rated.toarray() / np.sqrt([3, 2, 1, 1])[:, None])
+    # the two most rated films (columns 3 and 1), in their order; the row's scale still counts every film it rated
+    np.testing.assert_allclose(implicit_features(rated, 2).toarray(), rated.toarray()[:, [1, 3]] / np.sqrt([3, 2, 1, 1])[:, None])
+
+
+def test_the_link_is_drawn_from_its_matrix_normal_conditional():
+    """Monte Carlo moments of the implicit link's draw against the closed form: mean ``(X^T X + lam I)^-1 X^T (U - mu)``,
+    covariance ``(X^T X + lam I)^-1`` between rows times ``precision^-1`` between columns."""
+    from pel_torch.learners.bpmf_sampler import GibbsSampler
+
+    rng = np.random.default_rng(0)
+    users, items = torch.tensor([1, 1, 2, 3, 3, 3]), torch.tensor([1, 2, 2, 1, 2, 3])
+    sampler = GibbsSampler(users, items, np.full(6, -1), rng.normal(size=6), (4, 4), 2, 2.0, 10, rng)
+    prior_mean, precision = torch.tensor([0.3, -0.2], dtype=torch.float64), torch.tensor([[2.0, 0.5], [0.5, 1.0]], dtype=torch.float64)
+    X = sampler.rated_features[0].toarray()
+    A = X.T @ X + 0.7 * np.eye(X.shape[1])
+    expected = np.linalg.solve(A, X.T @ (sampler.factors[0] - prior_mean)[sampler.rated[0]].numpy())
+    draws = []
+    for _ in range(20000):
+        sampler.link_precision[0] = 0.7
+        sampler._draw_link(0, prior_mean, precision)
+        draws.append(sampler.links[0].numpy().ravel())
+    draws = np.array(draws)
+    np.testing.assert_allclose(draws.mean(0), expected.ravel(), atol=0.03)
+    np.testing.assert_allclose(np.cov(draws.T), np.kron(np.linalg.inv(A), np.linalg.inv(precision.numpy())), atol=0.03)

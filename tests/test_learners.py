@@ -247,8 +247,31 @@ def test_what_a_module_derives_from_its_weights_is_kept_while_predicting_and_rec
         assert torch.equal(module(x), other(x))
 
 
+@pytest.mark.parametrize("fitted", [_svdpp, _autorec], ids=["svdpp", "autorec"])
+def test_fitting_sums_only_the_batchs_bags_with_the_values_and_gradients_of_summing_every_bag(fitted, monkeypatch):
+    from pel_torch.learners import autorec, svdpp
+
+    module, weight = fitted(0)
+    x = torch.tensor([[0.0, 1, 2], [0.0, 3, 4], [0.0, 3, 1], [0.0, 0, 0]], dtype=torch.float64)   # a repeat and an unknown
+
+    def output_and_gradient():
+        weight.grad = None
+        out = module(x)
+        (out * torch.arange(1.0, 5.0)).sum().backward()
+        return out.detach(), weight.grad.clone()
+
+    batch = output_and_gradient()
+    for learner_module in (autorec, svdpp):    # every bag summed, as compiling and exporting do
+        monkeypatch.setattr(learner_module, "fitting_a_batch", lambda: False)
+    module._kept = None
+    whole = output_and_gradient()
+    torch.testing.assert_close(batch[0], whole[0])
+    torch.testing.assert_close(batch[1], whole[1])
+    assert batch[1].abs().sum() > 0
+
+
 def test_autorec_codes_each_film_from_its_ratings_and_knows_no_one_it_was_not_fitted_on():
-    from pel_torch.learners.autorec import bag_members
+    from pel_torch.learners.bags import bag_members
 
     module, _ = _autorec(0)
     codes = module.item_codes().detach()

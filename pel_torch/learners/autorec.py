@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pel_torch.learners.bags import bag_members, bag_sums, fitting_a_batch
 from pel_torch.learners.early_stopping import holdout_split, train_early_stopped
 from pel_torch.learners.matrix_factorization import id_embedding, known
 from pel_torch.learners.precision import FixedPrecision, KeptWhilePredicting
@@ -58,9 +59,17 @@ class ItemAutoRec(KeptWhilePredicting, FixedPrecision):
                                             self.rated_offsets))
 
     def _item_codes(self) -> torch.Tensor:
-        summed = nn.functional.embedding_bag(self.rated_users, self.encoder.weight, self.rated_offsets[:-1], mode="sum",
-                                             per_sample_weights=self.rated_values)
-        return torch.sigmoid(summed + self.encoder_bias)
+        return torch.sigmoid(bag_sums(self.encoder, self.rated_users, self.rated_offsets, weights=self.rated_values) + self.encoder_bias)
+
+    def codes_of(self, items: torch.Tensor) -> torch.Tensor:
+        """``(batch, hidden)``: the codes of ``items``. While fitting, only the batch's own films are coded: a batch
+        reads a few percent of the fitted ratings instead of all of them (fine-tuning a pretrained stack spent most
+        of its time here). Predicting reads every film's kept codes."""
+        if not fitting_a_batch():
+            return self.item_codes()[items]
+        films, inverse = torch.unique(items, return_inverse=True)
+        summed = bag_sums(self.encoder, self.rated_users, self.rated_offsets, films, weights=self.rated_values)
+        return torch.sigmoid(summed + self.encoder_bias)[inverse]
 
     def decode(self, users: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         return self.bias + self.user_bias(users).squeeze(1) + (self.decoder(users) * codes).sum(dim=1)
@@ -71,7 +80,7 @@ class ItemAutoRec(KeptWhilePredicting, FixedPrecision):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         users, items = known(x[:, -2], self.n_users), known(x[:, -1], self.n_items)
-        return self.decode(users, self.item_codes()[items])
+        return self.decode(users, self.codes_of(items))
 
 
 def rating_levels(y: np.ndarray) -> np.ndarray:
@@ -96,7 +105,7 @@ class AutoRecLearner(TorchLearner):
 
     name = "autorec"
     inputs = ("user", "item")
-    # chosen on u1's validation ratings (docs/ratings.md, "AutoRec")
+    # chosen on u1's validation ratings (docs/ratings.md, "AutoRec, Bayesian MF, the user's day and implicit feedback")
     DEFAULTS = {**TRAINING, "hidden": 500, "regularization": 20.0, "learning_rate": 1e-3, "batch_size": 256,
                 "max_epochs": 300, "patience": 10}
 
@@ -118,7 +127,7 @@ class AutoRecLearner(TorchLearner):
 
         def batch_loss(batch):
             positions, bag = bag_members(module.rated_offsets, films[batch])
-            codes = module._item_codes()[films[batch]]
+            codes = module.codes_of(films[batch])
             predicted = module.decode(module.rated_users[positions], codes[bag])
             weights = module.encoder.weight.square().sum() + module.decoder.weight.square().sum()
             return (predicted - targets[positions]).square().sum() + s["regularization"] / 2 * weights
@@ -130,11 +139,3 @@ class AutoRecLearner(TorchLearner):
         self.model_ = module.eval()
         return self
 
-
-def bag_members(offsets: torch.Tensor, bags: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The positions of every member of ``bags`` (bag ``k`` holds ``offsets[k] .. offsets[k + 1] - 1``), and the index
-    into ``bags`` of the bag each position belongs to."""
-    starts, counts = offsets[bags], offsets[bags + 1] - offsets[bags]
-    bag = torch.repeat_interleave(torch.arange(len(bags)), counts)
-    first = torch.cumsum(counts, 0) - counts                     # where each bag's members start in the result
-    return starts[bag] + torch.arange(int(counts.sum())) - first[bag], bag

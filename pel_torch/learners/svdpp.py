@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pel_torch.learners.bags import bag_sums, fitting_a_batch
 from pel_torch.learners.matrix_factorization import MatrixFactorization, MatrixFactorizationLearner, id_embedding, known
 from pel_torch.learners.precision import KeptWhilePredicting
 
@@ -31,6 +32,11 @@ class SVDpp(KeptWhilePredicting, MatrixFactorization):
         self.rated_offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
     def user_vectors(self, users: torch.Tensor) -> torch.Tensor:
+        if fitting_a_batch():   # only the batch's users' sums: each user's whole set at every batch cost most of a fit
+            unique, inverse = torch.unique(users, return_inverse=True)
+            counts = (self.rated_offsets[unique + 1] - self.rated_offsets[unique]).to(self.implicit.weight.dtype)
+            sums = bag_sums(self.implicit, self.rated_items, self.rated_offsets, unique)
+            return self.user_factors(users) + (sums / counts.clamp_min(1).sqrt().unsqueeze(1))[inverse]
         return self.user_factors(users) + self.implicit_vectors()[users]
 
     def implicit_vectors(self) -> torch.Tensor:
@@ -40,8 +46,7 @@ class SVDpp(KeptWhilePredicting, MatrixFactorization):
 
     def _implicit_vectors(self) -> torch.Tensor:
         counts = (self.rated_offsets[1:] - self.rated_offsets[:-1]).to(self.implicit.weight.dtype)          # (n_users,)
-        sums = nn.functional.embedding_bag(self.rated_items, self.implicit.weight, self.rated_offsets[:-1], mode="sum")
-        return sums / counts.clamp_min(1).sqrt().unsqueeze(1)                                                # (n_users, dim)
+        return bag_sums(self.implicit, self.rated_items, self.rated_offsets) / counts.clamp_min(1).sqrt().unsqueeze(1)
 
 
 class SVDppLearner(MatrixFactorizationLearner):

@@ -9,7 +9,7 @@ Macau's side features: Simm et al. 2017), and each film's likewise from the user
 ``u . v + s`` over the sweeps after ``burn_in``. The regularisation is integrated over rather than tuned, which is
 why it beats the same model fitted by a point estimate (MF) and why its errors differ from MF's: what a stack wants.
 
-Measured on u1's validation ratings, one fit (docs/ratings.md, "Bayesian MF: the user's day and implicit feedback"):
+Measured on u1's validation ratings, one fit (docs/ratings.md, "AutoRec, Bayesian MF, the user's day and implicit feedback"):
 0.9042 RMSE without either, 0.8951 with the day's bias, 0.8830 with both. The day's bias is timeSVD++'s ``b_(u,t)``
 (Koren 2009): ratings a user gives on one day run high or low together, beyond what the user and the films explain.
 It pays where a rating to predict falls on a day the fitted ratings hold; a day with no fitted rating of the user,
@@ -76,7 +76,7 @@ class BayesianMFLearner(Learner):
     name = "bpmf"
     inputs = ("day", "user", "item")
     strict_params = True
-    # chosen on u1's validation ratings (docs/ratings.md, "Bayesian MF")
+    # chosen on u1's validation ratings (docs/ratings.md, "AutoRec, Bayesian MF, the user's day and implicit feedback")
     DEFAULTS = {"dim": 30, "noise_precision": 2.0, "sweeps": 150, "burn_in": 20, "rank": 256, "implicit_features": 2000}
 
     def _fit(self, X, y):
